@@ -1,0 +1,90 @@
+"""What every driver is given and what it must offer the edge agent.
+
+A driver turns device traffic into `Reading`s and hands each to the `ReadingSink`; `submit` returns only once the
+reading is committed to the edge outbox on disk, so a driver acknowledges its device after that call and never before.
+Drivers are found by the `type` of their configuration table through the `shaobing.drivers` entry points.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from shaobing.clock import Clock, SystemClock
+from shaobing.envelope import Reading
+from shaobing.errors import ConfigError, FrameError
+
+
+class ReadingSink(Protocol):
+    async def submit(self, reading: Reading) -> int:
+        """Commit the reading durably and return its sequence number. Raises `OutboxRefused` when it cannot."""
+        ...
+
+
+class OutboxRefused(Exception):
+    """The outbox could not take a reading (full of alarms, disk error): the device must not be acknowledged."""
+
+
+@dataclass
+class DriverStats:
+    """Counters a driver keeps; the agent reports them in its status and logs."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def count(self, name: str, amount: int = 1) -> None:
+        self.counts[name] += amount
+
+
+@dataclass
+class DriverContext:
+    site: str
+    sink: ReadingSink
+    log: logging.Logger
+    clock: Clock = field(default_factory=SystemClock)
+    stats: DriverStats = field(default_factory=DriverStats)
+
+    def refused(self, error: FrameError, source: str = "") -> None:
+        """Count a refused frame and log it once, with its bytes in hex so it can be pasted into a test."""
+        self.stats.count(f"refused:{error.reason.split(':')[0]}")
+        self.log.warning("refused frame%s reason=%r hex=%s", f" from {source}" if source else "", error.reason,
+                         error.frame_hex)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    ok: bool
+    detail: str
+
+
+class Driver(Protocol):
+    """A running device connection (or server for many devices)."""
+
+    name: str
+
+    async def run(self, ctx: DriverContext) -> None:
+        """Serve the device(s) until cancelled. Transient device errors are handled inside, never raised."""
+        ...
+
+
+class CommandableDriver(Driver, Protocol):
+    async def command(self, name: str, args: Mapping[str, Any]) -> CommandResult:
+        """Carry out a central `cmd` (e.g. arm / disarm a partition) on the device, if the driver supports it."""
+        ...
+
+
+def create_driver(raw: Mapping[str, Any], *, source: str = "config") -> Driver:
+    """Build the driver named by `raw["type"]` from its configuration table (unknown keys are errors)."""
+    kind = raw.get("type")
+    if not isinstance(kind, str):
+        raise ConfigError(f"{source}: a [[drivers]] table needs a string 'type'")
+    found = {ep.name: ep for ep in entry_points(group="shaobing.drivers")}
+    if kind not in found:
+        raise ConfigError(f"{source}: unknown driver type {kind!r} (known: {', '.join(sorted(found))})")
+    factory = found[kind].load()
+    options = {k: v for k, v in raw.items() if k != "type"}
+    driver: Driver = factory(options, source=f"{source}: driver {kind!r}")
+    return driver
