@@ -8,6 +8,7 @@ Drivers are found by the `type` of their configuration table through the `shaobi
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,7 +50,8 @@ class DriverContext:
 
     def refused(self, error: FrameError, source: str = "") -> None:
         """Count a refused frame and log it once, with its bytes in hex so it can be pasted into a test."""
-        self.stats.count(f"refused:{error.reason.split(':')[0]}")
+        # Count by the kind of refusal ("checksum", "CRC"), not by its particulars.
+        self.stats.count(f"refused:{re.split(r'[:(]', error.reason, maxsplit=1)[0].strip()}")
         self.log.warning("refused frame%s reason=%r hex=%s", f" from {source}" if source else "", error.reason,
                          error.frame_hex)
 

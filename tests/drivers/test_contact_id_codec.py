@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,9 @@ from drivers.contact_id.events import contact_id_reading
 from drivers.contact_id.framing import LineFramer, Overflow
 from shaobing.envelope import Kind
 from shaobing.errors import FrameError
+from tests.vectors import CONFORMANCE_DIR
 
-CONFORMANCE = Path("/work/shared/conformance/contact-id.json")
+CONFORMANCE = CONFORMANCE_DIR / "contact-id.json"
 VALID = "123418113101007C"
 
 

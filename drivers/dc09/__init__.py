@@ -1,0 +1,1 @@
+"""SIA DC-09 (IP alarm transmission) receiver: codec, encryption, replies and the TCP server."""
