@@ -119,8 +119,8 @@ class Envelope:
         """Parse and check an envelope; anything malformed raises `EnvelopeError` with the reason."""
         try:
             raw = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise EnvelopeError(f"not JSON: {exc}") from None
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise EnvelopeError(f"not JSON: {type(exc).__name__}: {exc}") from None
         if not isinstance(raw, dict):
             raise EnvelopeError("envelope is not a JSON object")
         if raw.get("v") != CONTRACT_VERSION:
@@ -136,7 +136,7 @@ class Envelope:
             rx = parse_ts(raw["rx"]) if "rx" in raw else ts
         except KeyError as exc:
             raise EnvelopeError(f"missing field {exc.args[0]!r}") from None
-        except (ValueError, TypeError, AttributeError) as exc:
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
             raise EnvelopeError(f"bad field: {exc}") from None
         if not isinstance(site, str) or not site:
             raise EnvelopeError("site must be a non-empty string")

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -43,13 +44,15 @@ sites = Table(
     Column("online", Boolean, nullable=True),  # None until the first state message
     Column("online_since", UtcDateTime, nullable=True),
     Column("version", String(64), nullable=True),
-    # Arming per partition as the latest arming reading / open-close event / command result says: {"1": "armed"}.
+    # Arming per partition from `arming` readings, the highest seq winning:
+    # {"1": {"state": "armed", "seq": 17, "at": "2026-11-24T05:00:00.000Z", "user": 3}}.
     Column("arming", Document, nullable=False, default=dict),
     Column("armed", Boolean, nullable=True),  # any partition armed; None while unknown
     Column("last_seq", BigInteger, nullable=False, default=0),  # highest seq stored
     Column("state_last_seq", BigInteger, nullable=True),  # last_seq the edge announced on its state topic
     Column("last_reading_at", UtcDateTime, nullable=True),
     Column("last_test_at", UtcDateTime, nullable=True),  # last supervision signal (test kind, DC-09 poll, 602)
+    Column("first_seen_at", UtcDateTime, nullable=True),  # supervision counts from here until the first test
     Column("updated_at", UtcDateTime, nullable=True),
 )
 
@@ -103,6 +106,10 @@ dispatches = Table(
     Column("outcome", String(32), nullable=True),  # real, false, cancelled_by_user, test, unknown
     Column("incident_class", String(32), nullable=True),  # public_order, criminal, traffic_accident, help_request
     Column("occurrences", Integer, nullable=False, default=1),  # repeats folded into this dispatch
+    # When the acknowledgement timer escalates it to 110 if it is still raised; None when no timer runs.
+    Column("escalate_at", UtcDateTime, nullable=True),
+    # "site|class|zone" while open, None once resolved: unique, so a repeat can never open a second dispatch.
+    Column("open_key", String(200), nullable=True, unique=True),
     Column("raised_at", UtcDateTime, nullable=False),
     Column("acknowledged_at", UtcDateTime, nullable=True),
     Column("guard_assigned_at", UtcDateTime, nullable=True),
@@ -111,6 +118,7 @@ dispatches = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_dispatches_state_priority", "state", "priority", "raised_at"),
     Index("ix_dispatches_site", "site", "raised_at"),
+    Index("ix_dispatches_escalate_at", "state", "escalate_at"),
 )
 
 dispatch_transitions = Table(
@@ -140,6 +148,8 @@ tickets = Table(
     Column("closed_at", UtcDateTime, nullable=True),
     Column("reading_id", BigInteger, nullable=True),
     Column("detail", Text, nullable=False, default=""),
+    # Who opened it and so who may close it: "reading" (trouble/restore), "state" (MQTT will), "supervision".
+    Column("source", String(16), nullable=False, default="reading"),
     Index("ix_tickets_site_open", "site", "closed_at"),
 )
 
@@ -157,7 +167,10 @@ webhook_outbox = Table(
     Column("next_attempt_at", UtcDateTime, nullable=False),
     Column("delivered_at", UtcDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
+    Column("last_status", Integer, nullable=True),  # HTTP status of the last attempt; None if no response
+    Column("failed_at", UtcDateTime, nullable=True),  # refused for good (4xx other than 408/429): kept, not retried
     Index("ix_webhook_outbox_pending", "delivered_at", "next_attempt_at"),
+    Index("ix_webhook_outbox_recipient", "recipient", "id"),
 )
 
 commands = Table(
@@ -172,4 +185,17 @@ commands = Table(
     Column("ok", Boolean, nullable=True),
     Column("detail", Text, nullable=True),
     Column("result_at", UtcDateTime, nullable=True),
+)
+
+# MQTT messages central refused (malformed, hostile, a site speaking for another): kept with the reason, acknowledged.
+rejected_messages = Table(
+    "rejected_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("topic", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),  # the first bytes only (see payload_size)
+    Column("payload_size", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index("ix_rejected_messages_received_at", "received_at"),
 )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 04:52:51.433046
+Create Date: 2026-11-24 04:56:39.313707
 """
 
 from __future__ import annotations
@@ -55,6 +55,19 @@ def upgrade() -> None:
         batch_op.create_index("ix_readings_site_ts", ["site", "ts"], unique=False)
 
     op.create_table(
+        "rejected_messages",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("topic", sa.Text(), nullable=False),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("payload_size", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("received_at", central.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rejected_messages")),
+    )
+    with op.batch_alter_table("rejected_messages", schema=None) as batch_op:
+        batch_op.create_index("ix_rejected_messages_received_at", ["received_at"], unique=False)
+
+    op.create_table(
         "seq_gaps",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("site", sa.String(length=64), nullable=False),
@@ -80,6 +93,7 @@ def upgrade() -> None:
         sa.Column("state_last_seq", sa.BigInteger(), nullable=True),
         sa.Column("last_reading_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("last_test_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("first_seen_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("updated_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sites")),
     )
@@ -94,6 +108,7 @@ def upgrade() -> None:
         sa.Column("closed_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("reading_id", sa.BigInteger(), nullable=True),
         sa.Column("detail", sa.Text(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
     )
     with op.batch_alter_table("tickets", schema=None) as batch_op:
@@ -113,10 +128,13 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", central.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("delivered_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("last_status", sa.Integer(), nullable=True),
+        sa.Column("failed_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_outbox")),
     )
     with op.batch_alter_table("webhook_outbox", schema=None) as batch_op:
         batch_op.create_index("ix_webhook_outbox_pending", ["delivered_at", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_webhook_outbox_recipient", ["recipient", "id"], unique=False)
 
     op.create_table(
         "dispatches",
@@ -137,6 +155,8 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(length=32), nullable=True),
         sa.Column("incident_class", sa.String(length=32), nullable=True),
         sa.Column("occurrences", sa.Integer(), nullable=False),
+        sa.Column("escalate_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("open_key", sa.String(length=200), nullable=True),
         sa.Column("raised_at", central.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("acknowledged_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("guard_assigned_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
@@ -145,8 +165,10 @@ def upgrade() -> None:
         sa.Column("updated_at", central.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["reading_id"], ["readings.id"], name=op.f("fk_dispatches_reading_id_readings")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dispatches")),
+        sa.UniqueConstraint("open_key", name=op.f("uq_dispatches_open_key")),
     )
     with op.batch_alter_table("dispatches", schema=None) as batch_op:
+        batch_op.create_index("ix_dispatches_escalate_at", ["state", "escalate_at"], unique=False)
         batch_op.create_index("ix_dispatches_site", ["site", "raised_at"], unique=False)
         batch_op.create_index("ix_dispatches_state_priority", ["state", "priority", "raised_at"], unique=False)
 
@@ -180,9 +202,11 @@ def downgrade() -> None:
     with op.batch_alter_table("dispatches", schema=None) as batch_op:
         batch_op.drop_index("ix_dispatches_state_priority")
         batch_op.drop_index("ix_dispatches_site")
+        batch_op.drop_index("ix_dispatches_escalate_at")
 
     op.drop_table("dispatches")
     with op.batch_alter_table("webhook_outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_webhook_outbox_recipient")
         batch_op.drop_index("ix_webhook_outbox_pending")
 
     op.drop_table("webhook_outbox")
@@ -195,6 +219,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_seq_gaps_site")
 
     op.drop_table("seq_gaps")
+    with op.batch_alter_table("rejected_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_rejected_messages_received_at")
+
+    op.drop_table("rejected_messages")
     with op.batch_alter_table("readings", schema=None) as batch_op:
         batch_op.drop_index("ix_readings_site_ts")
         batch_op.drop_index("ix_readings_kind_ts")

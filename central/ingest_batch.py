@@ -1,0 +1,142 @@
+"""One batch of MQTT messages into the store, in the caller's transaction: readings, gaps, sites, tickets, results.
+
+No I/O besides the database connection, so the MQTT loop, the tests and the benchmark all drive the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from central.ingest_checks import Rejected, TopicKind, classify_topic, parse_event
+from central.model import StoredReading
+from central.store import commands, gaps, readings, sites, tickets
+from central.store.rejected import Rejection, record_rejections
+from shaobing.envelope import Envelope
+
+OnStored = Callable[[AsyncConnection, list[StoredReading]], Awaitable[None]]
+LOGGED_PAYLOAD_CHARS = 300
+
+
+class Message(Protocol):
+    """What the batch needs of an MQTT message (shaobing.mqtt.IncomingMessage fits)."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def payload(self) -> bytes: ...
+
+
+@dataclass
+class BatchOutcome:
+    stored: list[StoredReading] = field(default_factory=list)  # alarms first (priority, then arrival)
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    states: int = 0
+    results: int = 0
+    ignored: int = 0
+
+
+def loggable(payload: bytes) -> str:
+    """The payload as a Python literal that can be pasted into a test, cut to a sane length."""
+    shown = repr(payload[:LOGGED_PAYLOAD_CHARS])
+    return shown if len(payload) <= LOGGED_PAYLOAD_CHARS else f"{shown}... ({len(payload)} bytes)"
+
+
+@dataclass
+class BatchStore:
+    on_stored: OnStored | None = None
+    max_payload_bytes: int = 65536
+
+    async def process(self, connection: AsyncConnection, messages: Sequence[Message], *, now: datetime) -> BatchOutcome:
+        """Everything a batch changes, inside the caller's transaction (the caller commits, then acknowledges).
+
+        Rejections are recorded but not logged here: the transaction may still roll back and be retried.
+        """
+        outcome = BatchOutcome()
+        envelopes: list[Envelope] = []
+        states: list[tuple[str, Message]] = []
+        results: list[tuple[str, Message]] = []
+        for message in messages:
+            try:
+                info = classify_topic(message.topic)
+                if info.kind is TopicKind.EVENT:
+                    envelopes.append(parse_event(info, message.payload, max_payload_bytes=self.max_payload_bytes))
+                elif info.kind is TopicKind.STATE:
+                    states.append((info.site, message))
+                else:
+                    results.append((info.site, message))
+            except Rejected as exc:
+                outcome.rejected.append(Rejection(message.topic, message.payload, str(exc), now))
+
+        stored = await readings.insert_readings(connection, envelopes, stored_at=now)
+        outcome.duplicates = len(envelopes) - len(stored)
+        previous_last_seq = await sites.apply_readings(connection, stored, now=now)
+        seqs_by_site: dict[str, list[int]] = {}
+        for reading in stored:
+            seqs_by_site.setdefault(reading.envelope.site, []).append(reading.envelope.seq)
+        for site, seqs in seqs_by_site.items():
+            await gaps.record_arrivals(connection, site, previous_last_seq[site], seqs, now=now)
+        await tickets.apply_trouble_readings(connection, stored, now=now)
+        for site in sorted({reading.envelope.site for reading in stored if sites.is_test_signal(reading.envelope)}):
+            await tickets.close_tickets(
+                connection, site=site, trouble_class=tickets.COMM_FAIL, source=tickets.SOURCE_SUPERVISION, now=now
+            )
+
+        for site, message in states:
+            await self._state(connection, site, message, now, outcome)
+        for site, message in results:
+            await self._result(connection, site, message, now, outcome)
+
+        await record_rejections(connection, outcome.rejected)
+        order = {id(reading): index for index, reading in enumerate(stored)}
+        outcome.stored = sorted(stored, key=lambda reading: (reading.envelope.priority, order[id(reading)]))
+        if self.on_stored is not None and outcome.stored:
+            await self.on_stored(connection, outcome.stored)
+        return outcome
+
+    async def _state(
+        self, connection: AsyncConnection, site: str, message: Message, now: datetime, outcome: BatchOutcome
+    ) -> None:
+        if not message.payload:
+            outcome.ignored += 1  # a cleared retained state: nothing to record
+            return
+        try:
+            state = sites.parse_state(message.payload)
+        except sites.StateError as exc:
+            outcome.rejected.append(Rejection(message.topic, message.payload, f"bad state: {exc}", now))
+            return
+        await sites.apply_state(connection, site, state, now=now)
+        if state.online:
+            await tickets.close_tickets(
+                connection, site=site, trouble_class=tickets.COMM_FAIL, source=tickets.SOURCE_STATE, now=now
+            )
+        else:
+            await tickets.open_ticket(
+                connection,
+                site=site,
+                trouble_class=tickets.COMM_FAIL,
+                source=tickets.SOURCE_STATE,
+                detail="site offline",
+                now=now,
+            )
+        outcome.states += 1
+
+    async def _result(
+        self, connection: AsyncConnection, site: str, message: Message, now: datetime, outcome: BatchOutcome
+    ) -> None:
+        try:
+            result = commands.parse_result(message.payload)
+        except commands.CommandResultError as exc:
+            outcome.rejected.append(Rejection(message.topic, message.payload, f"bad command result: {exc}", now))
+            return
+        if not await commands.record_result(connection, site=site, result=result, now=now):
+            reason = f"result for command {result.cmd_id!r} that was not issued to this site"
+            outcome.rejected.append(Rejection(message.topic, message.payload, reason, now))
+            return
+        outcome.results += 1

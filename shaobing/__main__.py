@@ -1,0 +1,3 @@
+from shaobing.cli import main
+
+main()
