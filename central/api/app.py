@@ -1,0 +1,135 @@
+"""The FastAPI application: routes under /api, OpenAPI at /openapi.json, bearer tokens, bounded request bodies.
+
+Every error is JSON with a "detail"; bad input is a 4xx, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from central.api import (
+    routes_commands,
+    routes_dispatches,
+    routes_health,
+    routes_readings,
+    routes_reports,
+    routes_sites,
+    routes_webhooks,
+)
+from central.api.auth import TokenTable
+from central.api.context import ApiContext, CommandSender
+from central.rules_settings import RulesSettings
+from shaobing.clock import Clock
+
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+
+class BodyLimit:
+    """Refuses request bodies over `max_bytes` with 413, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self._app = app
+        self._max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and (not value.isdigit() or int(value) > self._max_bytes):
+                await self._refuse(send)
+                return
+        # Read the whole (bounded) body first, then replay it: the route never sees a body over the limit.
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                messages.append(message)
+                break
+            size += len(message.get("body", b""))
+            if size > self._max_bytes:
+                await self._refuse(send)
+                return
+            messages.append(message)
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            if messages:
+                return messages.pop(0)
+            return await receive()
+
+        await self._app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse({"detail": f"request body larger than {self._max_bytes} bytes"}, status_code=413)
+        await response({"type": "http"}, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # The offending input is left out: it may be huge or hostile, and the client has it anyway.
+    return [
+        {"loc": list(error.get("loc", ())), "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+        for error in exc.errors()
+    ]
+
+
+def create_app(
+    engine: AsyncEngine,
+    *,
+    settings: RulesSettings,
+    tokens: Mapping[str, tuple[str, str]],
+    command_sender: CommandSender,
+    clock: Clock,
+    logger: logging.Logger | None = None,
+    on_commit: Callable[[], None] | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
+    """The API over `engine`. `tokens` maps a bearer token to (name, role); `on_commit` is called after a change
+    that may have enqueued webhooks (wire it to the webhook sender's `wake`)."""
+    log = logger or logging.getLogger("shaobing.central.api")
+    app = FastAPI(
+        title="shaobing central",
+        version="1",
+        description="Sites, readings, dispatches and their audit trail, webhooks and commands.",
+        openapi_url="/openapi.json",
+    )
+    app.state.tokens = TokenTable(tokens)
+    app.state.context = ApiContext(
+        engine=engine, settings=settings, command_sender=command_sender, clock=clock, logger=log, on_commit=on_commit
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    for module in (
+        routes_health,
+        routes_sites,
+        routes_readings,
+        routes_dispatches,
+        routes_reports,
+        routes_webhooks,
+        routes_commands,
+    ):
+        app.include_router(module.router, prefix="/api")
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    return app

@@ -1,0 +1,93 @@
+"""Commands to a site (arm, disarm): recorded first, then handed to the command sender (MQTT .../cmd)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path
+from sqlalchemy import update
+
+from central.api.auth import Actor, Reader
+from central.api.context import Context
+from central.api.routes_sites import SitePath
+from central.api.schemas import CMD_ID_PATTERN, CommandBody, CommandOut
+from central.store.commands import Command, get_command, record_command
+from central.store.schema import commands
+from central.store.sites import get_site
+from shaobing.clock import format_ts
+
+router = APIRouter(tags=["commands"])
+
+
+def _out(command: Command) -> CommandOut:
+    return CommandOut(
+        cmd_id=command.cmd_id,
+        site=command.site,
+        name=command.name,
+        args=dict(command.args),
+        issued_by=command.issued_by,
+        issued_at=command.issued_at,
+        ok=command.ok,
+        detail=command.detail,
+        result_at=command.result_at,
+    )
+
+
+@router.post(
+    "/sites/{site}/commands",
+    status_code=202,
+    response_model=CommandOut,
+    responses={404: {"description": "unknown site"}, 502: {"description": "could not be handed to the broker"}},
+)
+async def send_command(site: SitePath, body: CommandBody, principal: Actor, context: Context) -> CommandOut:
+    cmd_id = uuid.uuid4().hex
+    issued_at = context.clock.now()
+    args = body.args.model_dump()
+    async with context.engine.begin() as connection:
+        if await get_site(connection, site) is None:
+            raise HTTPException(404, detail=f"no site {site!r}")
+        await record_command(
+            connection,
+            cmd_id=cmd_id,
+            site=site,
+            name=body.name,
+            args=args,
+            issued_by=principal.name,
+            issued_at=issued_at,
+        )
+    payload = {
+        "cmd_id": cmd_id,
+        "name": body.name,
+        "args": args,
+        "issued_at": format_ts(issued_at),
+        "issued_by": principal.name,
+    }
+    try:
+        await context.command_sender.send(site, payload)
+    except Exception as exc:
+        reason = f"not sent: {type(exc).__name__}: {exc}"[:500]
+        async with context.engine.begin() as connection:
+            await connection.execute(
+                update(commands)
+                .where(commands.c.cmd_id == cmd_id)
+                .values(ok=False, detail=reason, result_at=context.clock.now())
+            )
+        context.logger.error("command %s %s to %s %s", cmd_id, body.name, site, reason)
+        raise HTTPException(502, detail=f"command {cmd_id} recorded but {reason}") from None
+    context.logger.info("command %s %s %s to %s by %s", cmd_id, body.name, args, site, principal.name)
+    async with context.engine.connect() as connection:
+        command = await get_command(connection, cmd_id)
+    assert command is not None
+    return _out(command)
+
+
+@router.get("/commands/{cmd_id}", response_model=CommandOut, responses={404: {"description": "unknown command"}})
+async def command_detail(
+    cmd_id: Annotated[str, Path(pattern=CMD_ID_PATTERN)], _principal: Reader, context: Context
+) -> CommandOut:
+    async with context.engine.connect() as connection:
+        command = await get_command(connection, cmd_id)
+    if command is None:
+        raise HTTPException(404, detail=f"no command {cmd_id!r}")
+    return _out(command)

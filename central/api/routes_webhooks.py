@@ -1,0 +1,46 @@
+"""Webhook deliveries not yet delivered: pending (being retried) and failed for good."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from central.api.auth import Reader
+from central.api.context import Context
+from central.api.schemas import DeliveryOut
+from central.webhooks.outbox import DeliveryStatus, list_deliveries
+
+router = APIRouter(tags=["webhooks"])
+
+
+@router.get("/webhooks", response_model=list[DeliveryOut])
+async def deliveries(
+    _principal: Reader,
+    context: Context,
+    status: Annotated[
+        Literal["undelivered", "pending", "failed", "delivered"], Query(description="undelivered: pending and failed")
+    ] = "undelivered",
+    recipient: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[DeliveryOut]:
+    statuses: tuple[DeliveryStatus, ...] = ("pending", "failed") if status == "undelivered" else (status,)
+    async with context.engine.connect() as connection:
+        found = await list_deliveries(connection, statuses=statuses, recipient=recipient, limit=limit)
+    return [
+        DeliveryOut(
+            id=delivery.id,
+            recipient=delivery.recipient,
+            event=delivery.event,
+            dispatch_id=delivery.dispatch_id,
+            status=delivery.status,
+            created_at=delivery.created_at,
+            attempts=delivery.attempts,
+            next_attempt_at=delivery.next_attempt_at,
+            delivered_at=delivery.delivered_at,
+            failed_at=delivery.failed_at,
+            last_error=delivery.last_error,
+            last_status=delivery.last_status,
+        )
+        for delivery in found
+    ]

@@ -1,0 +1,1 @@
+"""Dispatches: the state machine (states), their storage and audit trail (repository), the acknowledgement timer."""

@@ -1,0 +1,117 @@
+"""`shaobing central`: ingest, rules, escalation timer, supervision, webhook sender and the HTTP API, as named tasks
+of one task group, until SIGTERM / SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from central.api.app import create_app
+from central.config import CentralConfig
+from central.dispatch.escalation import EscalationTimer
+from central.ingest import Ingest
+from central.rules import AlarmRules
+from central.store.db import open_database
+from central.supervision import Supervisor
+from central.webhooks.sender import WebhookSender
+from shaobing import __version__, topics
+from shaobing.clock import SystemClock
+from shaobing.mqtt import MqttLink, MqttSettings
+from shaobing.net import split_host_port
+
+
+class MqttCommandSender:
+    """Publishes central's commands on shaobing/v1/{site}/cmd (QoS 1) through its own connection."""
+
+    def __init__(self, link: MqttLink) -> None:
+        self._link = link
+
+    async def send(self, site: str, payload: dict[str, Any]) -> None:
+        await self._link.publish(topics.cmd(site), json.dumps(payload, ensure_ascii=False).encode(), qos=1)
+
+
+def _mqtt_settings(config: CentralConfig, client_id: str) -> MqttSettings:
+    return MqttSettings(
+        url=config.mqtt.url,
+        username=config.mqtt.username,
+        password=config.mqtt.secret("central config"),
+        client_id=client_id,
+        keepalive=config.mqtt.keepalive,
+    )
+
+
+class Central:
+    """Every part of central, wired together; `run()` serves until cancelled."""
+
+    def __init__(self, config: CentralConfig, engine: AsyncEngine, *, log: logging.Logger) -> None:
+        self.config = config
+        self.engine = engine
+        self.log = log
+        clock = SystemClock()
+        self.sender = WebhookSender(engine, config.webhooks, clock=clock, logger=log.getChild("webhooks"))
+        self.rules = AlarmRules(config.rules, logger=log.getChild("rules"), wake_sender=self.sender.wake)
+        self.ingest = Ingest(
+            engine,
+            _mqtt_settings(config, config.ingest.client_id),
+            config.ingest,
+            log=log.getChild("ingest"),
+            on_stored=self.rules.on_stored,
+            after_commit=self.rules.after_commit,
+        )
+        self.escalation = EscalationTimer(
+            engine, police=config.rules.recipients.police, clock=clock, logger=log.getChild("escalation"),
+            on_commit=self.sender.wake,
+        )
+        self.supervisor = Supervisor(engine, config.supervision, log=log.getChild("supervision"))
+        self.command_link = MqttLink(_mqtt_settings(config, f"{config.ingest.client_id}-cmd"),
+                                     log=log.getChild("commands"))
+        self.app = create_app(
+            engine,
+            settings=config.rules,
+            tokens={t.token: (t.name, t.role) for t in config.api.tokens},
+            command_sender=MqttCommandSender(self.command_link),
+            clock=clock,
+            logger=log.getChild("api"),
+            on_commit=self.sender.wake,
+            max_body_bytes=config.api.max_body_bytes,
+        )
+        host, port = split_host_port(config.http.listen)
+        self.http = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
+                                                  lifespan="off", access_log=False))
+
+    async def run(self) -> None:
+        async with self.command_link, asyncio.TaskGroup() as group:
+            group.create_task(self.ingest.run(), name="ingest")
+            group.create_task(self.sender.run(), name="webhooks")
+            group.create_task(self.escalation.run(), name="escalation")
+            group.create_task(self.supervisor.run(), name="supervision")
+            group.create_task(self.http.serve(), name="http")
+            self.log.info("central %s serving http://%s/api (OpenAPI at /openapi.json), broker %s, database %s",
+                          __version__, self.config.http.listen, self.config.mqtt.url,
+                          self.config.database.url.split("@")[-1])
+
+
+async def run_central(config: CentralConfig, *, on_stop: Callable[[], None] | None = None) -> None:
+    logging.basicConfig(level=config.log.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("shaobing.central")
+    engine = await open_database(config.database.url)
+    central = Central(config, engine, log=log)
+    task = asyncio.create_task(central.run(), name="central")
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        log.info("central stopping")
+    finally:
+        await engine.dispose()
+        if on_stop is not None:
+            on_stop()

@@ -1,0 +1,175 @@
+"""The durable webhook outbox: rows written in the same transaction as the change they announce, sent later.
+
+A row is pending until delivered (2xx) or failed for good (a 4xx other than 408/429). Each recipient's rows are sent
+in id order, so a recipient that was down gets every dispatch, in order, when it is back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from central.store.schema import webhook_outbox
+
+DeliveryStatus = Literal["pending", "failed", "delivered"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    recipient: str
+    event: str
+    dispatch_id: int | None
+    payload: dict[str, Any]
+    created_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    last_error: str | None
+    last_status: int | None
+
+    @property
+    def status(self) -> DeliveryStatus:
+        if self.delivered_at is not None:
+            return "delivered"
+        return "failed" if self.failed_at is not None else "pending"
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row.id,
+        recipient=row.recipient,
+        event=row.event,
+        dispatch_id=row.dispatch_id,
+        payload=row.payload,
+        created_at=row.created_at,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        delivered_at=row.delivered_at,
+        failed_at=row.failed_at,
+        last_error=row.last_error,
+        last_status=row.last_status,
+    )
+
+
+async def enqueue(
+    connection: AsyncConnection,
+    *,
+    recipients: Iterable[str],
+    event: str,
+    dispatch_id: int | None,
+    payload: dict[str, Any],
+    now: datetime,
+) -> list[int]:
+    """Add one delivery per recipient inside the caller's transaction; returns their ids (the delivery ids)."""
+    ids: list[int] = []
+    for recipient in recipients:
+        result = await connection.execute(
+            insert(webhook_outbox)
+            .values(
+                recipient=recipient,
+                event=event,
+                dispatch_id=dispatch_id,
+                payload=payload,
+                created_at=now,
+                attempts=0,
+                next_attempt_at=now,
+            )
+            .returning(webhook_outbox.c.id)
+        )
+        ids.append(int(result.scalar_one()))
+    return ids
+
+
+def _pending() -> Any:
+    return and_(webhook_outbox.c.delivered_at.is_(None), webhook_outbox.c.failed_at.is_(None))
+
+
+async def next_for(connection: AsyncConnection, recipient: str) -> Delivery | None:
+    """The oldest pending delivery of `recipient`, due or not: later ones wait behind it to keep the order."""
+    row = (
+        await connection.execute(
+            select(webhook_outbox)
+            .where(webhook_outbox.c.recipient == recipient, _pending())
+            .order_by(webhook_outbox.c.id)
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else _delivery(row)
+
+
+async def mark_delivered(connection: AsyncConnection, delivery_id: int, *, status: int, now: datetime) -> None:
+    await connection.execute(
+        update(webhook_outbox)
+        .where(webhook_outbox.c.id == delivery_id)
+        .values(
+            delivered_at=now,
+            attempts=webhook_outbox.c.attempts + 1,
+            last_status=status,
+            last_error=None,
+        )
+    )
+
+
+async def mark_retry(
+    connection: AsyncConnection, delivery_id: int, *, error: str, status: int | None, next_attempt_at: datetime
+) -> None:
+    await connection.execute(
+        update(webhook_outbox)
+        .where(webhook_outbox.c.id == delivery_id)
+        .values(
+            attempts=webhook_outbox.c.attempts + 1,
+            last_error=error[:2000],
+            last_status=status,
+            next_attempt_at=next_attempt_at,
+        )
+    )
+
+
+async def mark_failed(
+    connection: AsyncConnection, delivery_id: int, *, error: str, status: int | None, now: datetime
+) -> None:
+    await connection.execute(
+        update(webhook_outbox)
+        .where(webhook_outbox.c.id == delivery_id)
+        .values(attempts=webhook_outbox.c.attempts + 1, last_error=error[:2000], last_status=status, failed_at=now)
+    )
+
+
+async def list_deliveries(
+    connection: AsyncConnection,
+    *,
+    statuses: Iterable[DeliveryStatus] = ("pending", "failed"),
+    recipient: str | None = None,
+    limit: int = 100,
+) -> list[Delivery]:
+    wanted = set(statuses)
+    conditions = []
+    if "pending" in wanted:
+        conditions.append(_pending())
+    if "failed" in wanted:
+        conditions.append(webhook_outbox.c.failed_at.is_not(None))
+    if "delivered" in wanted:
+        conditions.append(webhook_outbox.c.delivered_at.is_not(None))
+    if not conditions:
+        return []
+    query = select(webhook_outbox).where(or_(*conditions))
+    if recipient is not None:
+        query = query.where(webhook_outbox.c.recipient == recipient)
+    rows = (await connection.execute(query.order_by(webhook_outbox.c.id).limit(limit))).all()
+    return [_delivery(row) for row in rows]
+
+
+async def count_pending(connection: AsyncConnection) -> dict[str, int]:
+    rows = (
+        await connection.execute(
+            select(webhook_outbox.c.recipient, func.count()).where(_pending()).group_by(webhook_outbox.c.recipient)
+        )
+    ).all()
+    return {str(recipient): int(count) for recipient, count in rows}

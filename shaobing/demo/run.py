@@ -1,0 +1,262 @@
+"""The demo: a private broker, central on SQLite, two shops with real edge agents, simulated panels, and a scenario.
+
+Central and the edge agents run as separate processes (`shaobing central`, `shaobing edge`), exactly as deployed; the
+panels, the two webhook recipients (security company, 110) and the operator at the console live in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from firmware_sim.contact_id_panel import ContactIdPanel
+from firmware_sim.dc09_dialler import Dc09Dialler, sia_event
+from firmware_sim.pty_pair import PtyPair
+
+from shaobing.broker import BrokerUser, MosquittoBroker
+from shaobing.demo import configs
+from shaobing.demo.receiver import Delivery, WebhookReceiver
+from shaobing.demo.summary import Expectations, print_summary
+from shaobing.net import free_port
+
+ESCALATE_AFTER_S = 15.0  # production default is 120 s; short so the demo shows the escalation
+CID_SHOP, DC09_SHOP = "shop-001", "shop-002"
+DC09_ACCOUNT = "5678"
+
+
+class Narrator:
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def say(self, message: str) -> None:
+        print(f"[{time.monotonic() - self.start:6.1f}s] {message}", flush=True)
+
+
+class Demo:
+    def __init__(self, workdir: Path, http: str) -> None:
+        self.workdir = workdir
+        self.http = http
+        self.say = Narrator().say
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.passwords = {name: secrets.token_urlsafe(12) for name in (CID_SHOP, DC09_SHOP, "_central-1")}
+        self.operator_token = secrets.token_urlsafe(24)
+        self.api = httpx.AsyncClient(base_url=f"http://{http}",
+                                     headers={"Authorization": f"Bearer {self.operator_token}"}, timeout=5.0)
+
+    # --- processes -------------------------------------------------------------------------------------------
+    def spawn(self, name: str, *args: str) -> None:
+        log = (self.workdir / f"{name}.log").open("wb")
+        self.processes[name] = subprocess.Popen([sys.executable, "-m", "shaobing", *args], stdout=log,
+                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    async def until(self, what: str, check: Callable[[], Awaitable[bool]], within: float = 20.0) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if await check():
+                    return True
+            for name, process in self.processes.items():
+                if process.poll() is not None and name != DC09_SHOP:
+                    self.say(f"!! {name} exited with {process.returncode}; see {self.workdir / (name + '.log')}")
+                    return False
+            await asyncio.sleep(0.2)
+        self.say(f"!! gave up waiting for {what}")
+        return False
+
+    async def get(self, path: str, **params: Any) -> Any:
+        response = await self.api.get(path, params=params)
+        response.raise_for_status()
+        return response.json()
+
+    async def site(self, site: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self.get(f"/api/sites/{site}")
+        return found
+
+    async def dispatch_for(self, site: str, alarm_class: str) -> dict[str, Any] | None:
+        for dispatch in await self.get("/api/dispatches", site=site):
+            if dispatch["alarm_class"] == alarm_class:
+                found: dict[str, Any] = dispatch
+                return found
+        return None
+
+    async def act(self, dispatch_id: int, action: str, **body: Any) -> None:
+        response = await self.api.post(f"/api/dispatches/{dispatch_id}/actions", json={"action": action, **body})
+        if response.status_code != 200:
+            self.say(f"!! {action} on dispatch #{dispatch_id}: HTTP {response.status_code} {response.text}")
+        else:
+            self.say(f"operator: {action.replace('_', ' ')} dispatch #{dispatch_id}"
+                     + (f" ({', '.join(f'{k}={v}' for k, v in body.items())})" if body else ""))
+
+    # --- the show ------------------------------------------------------------------------------------------------
+    def on_delivery(self, receiver: WebhookReceiver, delivery: Delivery) -> None:
+        dispatch = delivery.payload.get("dispatch", {})
+        self.say(f"-> {receiver.name} received {delivery.event} #{dispatch.get('id')}: {dispatch.get('alarm_class')} "
+                 f"at {dispatch.get('site')} zone {dispatch.get('zone')} (signature verified)")
+
+    async def run(self, duration: float | None) -> int:
+        broker = MosquittoBroker(self.workdir / "broker", [
+            BrokerUser(CID_SHOP, self.passwords[CID_SHOP], "site"),
+            BrokerUser(DC09_SHOP, self.passwords[DC09_SHOP], "site"),
+            BrokerUser("_central-1", self.passwords["_central-1"], "central"),
+        ])
+        guards = WebhookReceiver("security company", secrets.token_hex(16), self.on_delivery)
+        police = WebhookReceiver("110", secrets.token_hex(16), self.on_delivery)
+        with PtyPair() as serial_line:
+            await broker.astart()
+            await guards.start()
+            await police.start()
+            try:
+                return await self._play(broker, guards, police, serial_line, duration)
+            finally:
+                self.stop_all()
+                await guards.stop()
+                await police.stop()
+                await self.api.aclose()
+                await broker.astop()
+
+    async def _play(self, broker: MosquittoBroker, guards: WebhookReceiver, police: WebhookReceiver,
+                    serial_line: PtyPair, duration: float | None) -> int:
+        started = time.monotonic()
+        self.say(f"broker {broker.url} (password and ACL per site); work folder {self.workdir}")
+        central_toml = configs.central(
+            self.workdir, broker_url=broker.url, password=self.passwords["_central-1"], http=self.http,
+            tokens={self.operator_token: ("operator-demo", "operator")}, escalate_after=ESCALATE_AFTER_S,
+            recipients={"guards": (guards.url, guards.secret), "police-110": (police.url, police.secret)},
+        )
+        dc09_port = free_port()
+        dc09_key = secrets.token_hex(16)
+        shop1 = configs.shop_with_contact_id(self.workdir, site=CID_SHOP, name="便利店 Contact ID shop",
+                                             broker_url=broker.url, password=self.passwords[CID_SHOP],
+                                             port=serial_line.slave_path)
+        shop2 = configs.shop_with_dc09(self.workdir, site=DC09_SHOP, name="金店 DC-09 shop", broker_url=broker.url,
+                                       password=self.passwords[DC09_SHOP], listen=f"127.0.0.1:{dc09_port}",
+                                       account=DC09_ACCOUNT, key=dc09_key)
+        self.spawn("central", "central", "--config", str(central_toml))
+        self.spawn(CID_SHOP, "edge", "--config", str(shop1))
+        self.spawn(DC09_SHOP, "edge", "--config", str(shop2))
+
+        async def api_up() -> bool:
+            return (await self.api.get("/api/health")).status_code == 200
+
+        if not await self.until("central's API", api_up, 30):
+            return 1
+        self.say(f"central API: http://{self.http}/api (OpenAPI: http://{self.http}/openapi.json); "
+                 f"operator token: {self.operator_token}")
+
+        panel = ContactIdPanel(serial_line.master_fd)
+        dialler = Dc09Dialler("127.0.0.1", dc09_port, DC09_ACCOUNT, receiver="1", prefix="0",
+                              key=bytes.fromhex(dc09_key))
+        async with dialler:
+            expectations = Expectations()
+            await self._scenario(panel, dialler, expectations)
+            if duration is None:
+                self.say("scenario done; central keeps running — press Ctrl-C to stop")
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                loop.add_signal_handler(signal.SIGINT, stop.set)
+                loop.add_signal_handler(signal.SIGTERM, stop.set)
+                await stop.wait()
+            else:
+                remaining = duration - (time.monotonic() - started)
+                if remaining > 0:
+                    await asyncio.sleep(remaining)
+            summary_ok = await print_summary(self.api, expectations, guards, police, self.say)
+        return 0 if summary_ok else 1
+
+    async def _scenario(self, panel: ContactIdPanel, dialler: Dc09Dialler, expect: Expectations) -> None:
+        async def online(site: str) -> bool:
+            return bool((await self.site(site)).get("online"))
+
+        for site in (CID_SHOP, DC09_SHOP):
+            expect.check(f"{site} online", await self.until(f"{site} online", lambda s=site: online(s), 30))  # type: ignore[misc]
+
+        self.say("21:00 closing time: both shops are armed at their panels")
+        expect.check("Contact ID closing acknowledged", await panel.send(ContactIdPanel.event("1234", 401, "restore",
+                                                                                   zone_or_user=3), timeout=3.0))
+        expect.check("DC-09 closing acknowledged", await dialler.send(sia_event("CL", 7), timeout=3.0))
+
+        async def armed(site: str) -> bool:
+            return bool((await self.site(site)).get("armed"))
+
+        for site in (CID_SHOP, DC09_SHOP):
+            expect.check(f"{site} armed", await self.until(f"{site} armed", lambda s=site: armed(s)))  # type: ignore[misc]
+            self.say(f"central: {site} is armed")
+
+        self.say(f"02:13 burglary at {CID_SHOP}: infrared zone 3 trips (Contact ID 130); nobody at the console "
+                 f"acknowledges it (escalation after {ESCALATE_AFTER_S:.0f} s in this demo)")
+        expect.check("burglary acknowledged by the receiver",
+                     await panel.send(ContactIdPanel.event("1234", 130, zone_or_user=3), timeout=3.0))
+        expect.burglary_sent = time.monotonic()
+
+        self.say(f"02:14 panic button at {DC09_SHOP} (SIA PA, encrypted DC-09): to 110 at once")
+        expect.check("panic acknowledged by the receiver", await dialler.send(sia_event("PA", 1), timeout=3.0))
+
+        async def panic_raised() -> bool:
+            return await self.dispatch_for(DC09_SHOP, "panic") is not None
+
+        if await self.until("the panic dispatch", panic_raised):
+            panic = await self.dispatch_for(DC09_SHOP, "panic")
+            assert panic is not None
+            expect.panic_id = panic["id"]
+            await self.act(panic["id"], "acknowledge")
+            await self.act(panic["id"], "assign_guard", guard="王师傅 (guard 7)")
+            await asyncio.sleep(1.0)
+            await self.act(panic["id"], "on_scene")
+            await asyncio.sleep(1.0)
+            await self.act(panic["id"], "resolve", outcome="real", incident_class="criminal",
+                           note="robbery attempt; suspect fled, police on site")
+
+        self.say(f"02:16 zone 3 at {CID_SHOP} restores (Contact ID 130, qualifier restore): the site, not the queue")
+        expect.check("restore acknowledged",
+                     await panel.send(ContactIdPanel.event("1234", 130, "restore", zone_or_user=3), timeout=3.0))
+
+        async def burglary_escalated() -> bool:
+            found = await self.dispatch_for(CID_SHOP, "burglary")
+            return bool(found and found["escalated"])
+
+        expect.check("burglary escalated to 110 after the acknowledgement time",
+                     await self.until("the burglary's escalation", burglary_escalated, ESCALATE_AFTER_S + 15))
+
+        self.say(f"03:00 {DC09_SHOP}'s edge box loses power (kill -9): its MQTT will says it is offline")
+        self.processes[DC09_SHOP].kill()
+
+        async def offline_ticket() -> bool:
+            tickets = await self.get(f"/api/sites/{DC09_SHOP}/tickets")
+            return not (await self.site(DC09_SHOP)).get("online") and any(
+                t["trouble_class"] == "comm_fail" for t in tickets)
+
+        went_offline = await self.until("the offline ticket", offline_ticket)
+        expect.check(f"{DC09_SHOP} offline with a comm_fail ticket", went_offline)
+        self.say(f"central: {DC09_SHOP} offline, communication-failure ticket open")
+
+
+async def run_demo(duration: float | None, http: str) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="shaobing-demo-"))
+    try:
+        return await Demo(workdir, http).run(duration)
+    finally:
+        if duration is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
