@@ -1,0 +1,254 @@
+"""The edge agent: drivers -> sink -> durable outbox -> uplink, plus presence and commands, for one site.
+
+Each driver, the uplink and the command handler run as named tasks of one task group. A driver that crashes (or
+returns) is logged and started again after a delay that grows to a minute: one bad device never takes the agent down.
+Stopping (SIGTERM/SIGINT for `shaobing edge`) stops the drivers, publishes the offline state, closes the MQTT link
+cleanly (so the will does not fire) and commits what is queued in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from drivers.base import Driver, DriverContext, DriverStats, create_driver
+from edge.arming import ArmingBook
+from edge.commands import CommandHandler
+from edge.config import EdgeConfig, load_edge_config
+from edge.outbox import Outbox
+from edge.presence import Presence
+from edge.uplink import Uplink
+from shaobing import __version__, topics
+from shaobing.clock import Clock, SystemClock, format_ts
+from shaobing.envelope import Kind, Reading
+from shaobing.mqtt import MqttLink, MqttSettings
+
+RESTART_DELAY_MIN = 1.0
+RESTART_DELAY_MAX = 60.0
+
+
+class AgentSink:
+    """The `ReadingSink` every driver is given: arming state in, `site_armed` onto alarms, then the outbox."""
+
+    def __init__(self, outbox: Outbox, arming: ArmingBook) -> None:
+        self._outbox = outbox
+        self._arming = arming
+
+    async def submit(self, reading: Reading) -> int:
+        if reading.kind == Kind.ARMING:
+            statements = self._arming.observe(reading)
+            if statements:
+                self._outbox.write_nowait(statements)  # same group commit, ahead of the reading
+        elif reading.kind == Kind.ALARM:
+            reading = self._arming.annotate(reading)
+        return await self._outbox.submit(reading)
+
+
+@dataclass
+class _RunningDriver:
+    driver: Driver
+    context: DriverContext
+    restarts: int = 0
+
+
+class EdgeAgent:
+    """One site's agent. `async with EdgeAgent(config) as agent:` runs it until the block ends."""
+
+    def __init__(
+        self,
+        config: EdgeConfig,
+        *,
+        log: logging.Logger | None = None,
+        clock: Clock | None = None,
+        drivers: Sequence[Driver] | None = None,
+        config_source: str = "config",
+        version: str = __version__,
+    ) -> None:
+        self.config = config
+        self.site = config.site.id
+        self._log = log or logging.getLogger(f"shaobing.edge.{self.site}")
+        self._clock = clock or SystemClock()
+        self._source = config_source
+        self._given_drivers = drivers
+        self.version = version
+        self.outbox = Outbox(
+            config.outbox.path,
+            self.site,
+            log=self._log.getChild("outbox"),
+            max_readings=config.outbox.max_readings,
+            commit_interval=config.outbox.commit_interval_ms / 1000,
+        )
+        self.arming = ArmingBook(self.outbox, log=self._log.getChild("arming"))
+        self.sink = AgentSink(self.outbox, self.arming)
+        self.presence = Presence(self.site, version=version, outbox=self.outbox, clock=self._clock,
+                                 log=self._log.getChild("presence"))
+        self._drivers: list[_RunningDriver] = []
+        self._link: MqttLink | None = None
+        self._uplink: Uplink | None = None
+        self._commands: CommandHandler | None = None
+        self._runner: asyncio.Task[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+
+    @property
+    def link(self) -> MqttLink:
+        if self._link is None:
+            raise RuntimeError("the agent is not running")
+        return self._link
+
+    async def __aenter__(self) -> EdgeAgent:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def _build_drivers(self) -> list[Driver]:
+        if self._given_drivers is not None:
+            return list(self._given_drivers)
+        return [create_driver(raw, source=f"{self._source}: drivers[{index}]")
+                for index, raw in enumerate(self.config.drivers)]
+
+    async def start(self) -> None:
+        drivers = self._build_drivers()  # configuration errors surface before anything is opened
+        await self.outbox.open()
+        try:
+            await self.arming.load()
+            self._drivers = [
+                _RunningDriver(driver, DriverContext(site=self.site, sink=self.sink,
+                                                     log=self._log.getChild(f"driver.{driver.name}"),
+                                                     clock=self._clock, stats=DriverStats()))
+                for driver in drivers
+            ]
+            self._commands = CommandHandler(self.site, outbox=self.outbox, sink=self.sink, drivers=drivers,
+                                            clock=self._clock, log=self._log.getChild("commands"))
+            await self._commands.load()
+            mqtt = self.config.mqtt
+            settings = MqttSettings(
+                url=mqtt.url,
+                username=self.config.username,
+                password=self.config.password(self._source),
+                client_id=f"edge-{self.site}",
+                keepalive=mqtt.keepalive,
+                clean_start=mqtt.session_expiry == 0,
+                session_expiry=mqtt.session_expiry,
+                max_inflight=mqtt.max_inflight,
+                reconnect_min=mqtt.reconnect_min,
+                reconnect_max=mqtt.reconnect_max,
+            )
+            link = MqttLink(settings, log=self._log.getChild("mqtt"), will=self.presence.will(),
+                            subscriptions=[(topics.cmd(self.site), 1)], manual_ack=True,
+                            on_connect=self._on_connect)
+            uplink = Uplink(self.outbox, link, window=mqtt.max_inflight, log=self._log.getChild("uplink"))
+            self._uplink = uplink
+            await link.start()
+            self._link = link
+        except BaseException:
+            await self.outbox.close()
+            raise
+        self._runner = asyncio.create_task(self._run(link, uplink, self._commands), name=f"edge-agent-{self.site}")
+        self._log.info("edge agent for site %s started: %d drivers, broker %s", self.site, len(self._drivers),
+                       mqtt.url)
+
+    async def _on_connect(self) -> None:
+        if self._link is not None:
+            await self.presence.announce_online(self._link)
+
+    async def _run(self, link: MqttLink, uplink: Uplink, commands: CommandHandler) -> None:
+        async with asyncio.TaskGroup() as group:
+            for running in self._drivers:
+                group.create_task(self._supervise(running), name=f"driver:{running.driver.name}")
+            group.create_task(self._keep_running("uplink", uplink.run), name="uplink")
+            group.create_task(self._keep_running("commands", lambda: commands.run(link)), name="commands")
+
+    async def _keep_running(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """The uplink and the command handler are not expected to fail; if one does, it starts again."""
+        while True:
+            try:
+                await run()
+                return
+            except Exception:
+                self._log.exception("%s failed; starting it again in %.0f s", name, RESTART_DELAY_MIN)
+            await asyncio.sleep(RESTART_DELAY_MIN)
+
+    async def _supervise(self, running: _RunningDriver) -> None:
+        delay = RESTART_DELAY_MIN
+        name = running.driver.name
+        while True:
+            started = self._clock.monotonic()
+            try:
+                await running.driver.run(running.context)
+                self._log.warning("driver %s returned; starting it again in %.0f s", name, delay)
+            except Exception:
+                self._log.exception("driver %s crashed; starting it again in %.0f s", name, delay)
+            running.restarts += 1
+            running.context.stats.count("restarts")
+            if self._clock.monotonic() - started > RESTART_DELAY_MAX:
+                delay = RESTART_DELAY_MIN  # it ran well for a while: this is a new failure, not a crash loop
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_DELAY_MAX)
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+        link, self._link = self._link, None
+        if link is not None:
+            await self.presence.announce_offline(link)
+            await link.close()
+        await self.outbox.close()
+        self._log.info("edge agent for site %s stopped; %d readings pending, last seq %d", self.site,
+                       self.outbox.total, self.outbox.last_seq)
+
+    # -- what tests and the status page see ---------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        counts = self.outbox.counts()
+        uplink = self._uplink.stats() if self._uplink is not None else None
+        return {
+            "site": self.site,
+            "version": self.version,
+            "connected": self._link.connected if self._link is not None else False,
+            "outbox": {
+                "pending": counts.pending,
+                "total": counts.total,
+                "in_flight": counts.in_flight,
+                "evicted": counts.evicted,
+                "refused": counts.refused,
+                "last_seq": counts.last_seq,
+            },
+            "uplink": None if uplink is None else {"sent": uplink.sent, "failed": uplink.failed,
+                                                   "refused": uplink.refused, "in_flight": uplink.in_flight},
+            "arming": {partition: {"state": entry.state, "user": entry.user, "since": format_ts(entry.since)}
+                       for partition, entry in sorted(self.arming.snapshot().items())},
+            "drivers": {running.driver.name: {"restarts": running.restarts,
+                                              "counts": dict(running.context.stats.counts)}
+                        for running in self._drivers},
+        }
+
+
+async def run_edge(path: Path) -> None:
+    """`shaobing edge --config FILE`: run until SIGTERM or SIGINT, then go offline cleanly."""
+    config = load_edge_config(path)
+    logging.basicConfig(level=config.log.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with EdgeAgent(config, config_source=str(path)):
+            await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)

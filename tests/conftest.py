@@ -1,0 +1,76 @@
+"""Shared fixtures: a real Mosquitto on a free port, with the example sites' and central's users.
+
+`broker` has site users "shop-a" and "shop-b" and the central user "_central-1", with the passwords in
+`BROKER_PASSWORDS`. `make_broker` starts more brokers (stopped at the end of the test), and `mqtt_settings` builds
+`MqttSettings` for any of those users.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shaobing.broker import BrokerUser, MosquittoBroker
+from shaobing.mqtt import MqttSettings
+
+BROKER_PASSWORDS = {"shop-a": "shop-a-secret", "shop-b": "shop-b-secret", "_central-1": "central-secret"}
+
+
+def default_broker_users() -> list[BrokerUser]:
+    return [BrokerUser(name, password, "central" if name.startswith("_central") else "site")
+            for name, password in BROKER_PASSWORDS.items()]
+
+
+MakeBroker = Callable[..., MosquittoBroker]
+MakeSettings = Callable[..., MqttSettings]
+
+
+@pytest.fixture
+def make_broker(tmp_path: Path) -> Iterator[MakeBroker]:
+    """`make_broker(name="broker", users=None, start=True)`: a broker in tmp_path/name, stopped after the test."""
+    made: list[MosquittoBroker] = []
+
+    def make(name: str = "broker", users: list[BrokerUser] | None = None, start: bool = True) -> MosquittoBroker:
+        broker = MosquittoBroker(tmp_path / name, users if users is not None else default_broker_users())
+        made.append(broker)
+        if start:
+            broker.start()
+        return broker
+
+    yield make
+    for broker in made:
+        broker.stop()
+
+
+@pytest.fixture
+def broker(make_broker: MakeBroker) -> MosquittoBroker:
+    return make_broker()
+
+
+@pytest.fixture
+def mqtt_settings(broker: MosquittoBroker) -> MakeSettings:
+    """`mqtt_settings(username, client_id=None, broker=None, **overrides)`: settings for a known broker user."""
+    numbers = itertools.count(1)
+
+    def settings(username: str, *, client_id: str | None = None, broker: MosquittoBroker = broker,
+                 **overrides: Any) -> MqttSettings:
+        try:
+            password = broker.user(username).password
+        except KeyError:
+            password = BROKER_PASSWORDS.get(username, "")
+        values: dict[str, Any] = {
+            "url": broker.url,
+            "username": username,
+            "password": password,
+            "client_id": client_id or f"{username}-test-{next(numbers)}",
+            "reconnect_min": 0.05,
+            "reconnect_max": 0.5,
+        }
+        values.update(overrides)
+        return MqttSettings(**values)
+
+    return settings

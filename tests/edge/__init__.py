@@ -1,0 +1,1 @@
+"""Tests of the edge agent: outbox, uplink, presence, arming, commands, over real SQLite files and Mosquitto."""

@@ -1,0 +1,236 @@
+"""The durable outbox over real SQLite files: numbering, group commit, drain order, limits, and a SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from drivers.base import OutboxRefused
+from edge.outbox import Outbox
+from shaobing.envelope import Envelope, Kind, Priority, Reading
+
+LOG = logging.getLogger("test.outbox")
+
+
+def position(i: int = 0) -> Reading:
+    return Reading("bike-1", Kind.POSITION, {"lat": 30.27, "lon": 120.15, "n": i})
+
+
+def alarm(i: int = 0) -> Reading:
+    return Reading("panel-1", Kind.ALARM, {"class": "burglary", "zone": 3, "n": i})
+
+
+def status(i: int = 0) -> Reading:
+    return Reading("panel-1", Kind.STATUS, {"voltage_level": 4, "n": i})
+
+
+def trouble(i: int = 0) -> Reading:
+    return Reading("panel-1", Kind.TROUBLE, {"class": "ac_loss", "n": i})
+
+
+def seqs_in_file(path: Path) -> list[int]:
+    with sqlite3.connect(path) as db:
+        return [seq for (seq,) in db.execute("SELECT seq FROM outbox ORDER BY seq")]
+
+
+@pytest.fixture
+async def outbox(tmp_path: Path) -> AsyncIterator[Outbox]:
+    async with Outbox(tmp_path / "outbox.db", "shop-a", log=LOG) as box:
+        yield box
+
+
+async def test_submit_returns_the_seq_and_the_row_holds_the_envelope(outbox: Outbox) -> None:
+    first = await outbox.submit(alarm())
+    second = await outbox.submit(position())
+    assert (first, second) == (1, 2)
+    rows = await outbox.fetch(10)
+    assert [row.seq for row in rows] == [1, 2]
+    assert rows[0].topic == "shaobing/v1/shop-a/event/alarm"
+    assert rows[1].topic == "shaobing/v1/shop-a/event/position"
+    envelope = Envelope.from_json(rows[0].payload)
+    assert (envelope.site, envelope.seq, envelope.kind, envelope.priority) == ("shop-a", 1, Kind.ALARM, 1)
+    assert envelope.data == {"class": "burglary", "zone": 3, "n": 0}
+
+
+async def test_seq_survives_a_restart_even_when_the_outbox_was_emptied(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    async with Outbox(path, "shop-a", log=LOG) as box:
+        for i in range(5):
+            await box.submit(position(i))
+        rows = await box.fetch(10)
+        box.remove(row.seq for row in rows)
+    assert seqs_in_file(path) == []
+    async with Outbox(path, "shop-a", log=LOG) as box:
+        assert box.last_seq == 5
+        assert await box.submit(alarm()) == 6
+
+
+async def test_an_outbox_file_belongs_to_one_site(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    async with Outbox(path, "shop-a", log=LOG) as box:
+        await box.submit(alarm())
+    with pytest.raises(ValueError, match="shop-a"):
+        async with Outbox(path, "shop-b", log=LOG):
+            pass
+
+
+async def test_concurrent_submits_share_transactions_and_all_are_durable(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    async with Outbox(path, "shop-a", log=LOG, commit_interval=0.002) as box:
+        seqs = await asyncio.gather(*(box.submit(position(i)) for i in range(2000)))
+        commits = box.counts().commits
+    assert sorted(seqs) == list(range(1, 2001))
+    assert commits <= 20  # 2,000 readings, a handful of fsyncs
+    assert seqs_in_file(path) == list(range(1, 2001))
+    async with Outbox(path, "shop-a", log=LOG) as box:
+        assert box.counts().pending == {int(Priority.TELEMETRY): 2000}
+
+
+async def test_fetch_drains_alarms_first_then_by_seq_and_claims_what_it_gives(outbox: Outbox) -> None:
+    await outbox.submit(position(1))
+    await outbox.submit(status(2))
+    await outbox.submit(alarm(3))
+    await outbox.submit(trouble(4))
+    await outbox.submit(alarm(5))
+    first = await outbox.fetch(3)
+    assert [row.seq for row in first] == [3, 5, 4]
+    rest = await outbox.fetch(10)
+    assert [row.seq for row in rest] == [2, 1]  # status (supervision) before position (telemetry)
+    assert await outbox.fetch(10) == []
+    assert outbox.in_flight == 5
+
+
+async def test_released_rows_are_fetched_again_and_removed_rows_are_gone(outbox: Outbox) -> None:
+    for i in range(4):
+        await outbox.submit(position(i))
+    rows = await outbox.fetch(4)
+    outbox.remove([rows[0].seq, rows[1].seq])
+    outbox.release([rows[2].seq, rows[3].seq])
+    again = await outbox.fetch(10)
+    assert [row.seq for row in again] == [3, 4]
+    await outbox.submit(alarm())  # the deletes ride along with the next commit
+    assert seqs_in_file(outbox.path) == [3, 4, 5]
+    assert outbox.counts().pending == {int(Priority.ALARM): 1, int(Priority.TELEMETRY): 2}
+
+
+async def test_a_full_outbox_evicts_the_oldest_of_the_least_urgent_class(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    async with Outbox(path, "shop-a", log=LOG, max_readings=6) as box:
+        for i in range(3):
+            await box.submit(position(i))  # seq 1..3
+        await box.submit(status())  # 4
+        await box.submit(trouble())  # 5
+        await box.submit(alarm())  # 6: full
+        assert await box.submit(alarm()) == 7  # evicts position 1
+        assert await box.submit(trouble()) == 8  # evicts position 2
+        assert seqs_in_file(path) == [3, 4, 5, 6, 7, 8]
+        await box.submit(alarm())  # 9: evicts position 3
+        await box.submit(alarm())  # 10: evicts the status, 4
+        assert seqs_in_file(path) == [5, 6, 7, 8, 9, 10]
+        assert box.counts().evicted == 4
+    async with Outbox(path, "shop-a", log=LOG, max_readings=6) as box:
+        assert box.counts().evicted == 4
+
+
+async def test_alarms_are_never_evicted_and_other_readings_are_refused_when_only_alarms_are_left(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.db"
+    async with Outbox(path, "shop-a", log=LOG, max_readings=3) as box:
+        await box.submit(position())
+        for _ in range(3):
+            await box.submit(alarm())  # the third evicts the position
+        assert box.counts().pending == {int(Priority.ALARM): 3}
+        with pytest.raises(OutboxRefused, match="full of alarms"):
+            await box.submit(position())
+        with pytest.raises(OutboxRefused):
+            await box.submit(trouble())
+        assert await box.submit(alarm()) == 5  # over the limit, but an alarm is still taken
+        counts = box.counts()
+        assert counts.pending == {int(Priority.ALARM): 4}
+        assert counts.refused == 2
+        assert counts.evicted == 1
+    assert seqs_in_file(path) == [2, 3, 4, 5]
+
+
+async def test_evictions_inside_one_group_commit_fall_on_its_own_oldest_readings(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    async with Outbox(path, "shop-a", log=LOG, max_readings=3) as box:
+        seqs = await asyncio.gather(*(box.submit(position(i)) for i in range(5)))
+        assert sorted(seqs) == [1, 2, 3, 4, 5]
+        assert box.counts().evicted == 2
+        assert box.counts().pending == {int(Priority.TELEMETRY): 3}
+    assert seqs_in_file(path) == [3, 4, 5]
+
+
+async def test_an_unencodable_reading_is_refused_alone(outbox: Outbox) -> None:
+    bad = Reading("panel-1", Kind.STATUS, {"when": object()})
+    results = await asyncio.gather(outbox.submit(alarm()), outbox.submit(bad), outbox.submit(alarm()),
+                                   return_exceptions=True)
+    assert results[0] == 1
+    assert isinstance(results[1], OutboxRefused)
+    assert results[2] == 2
+
+
+async def test_side_statements_commit_with_the_readings(outbox: Outbox) -> None:
+    await outbox.write([("CREATE TABLE notes (text TEXT)", ())])
+    outbox.write_nowait([("INSERT INTO notes VALUES (?)", ("before",))])
+    await outbox.submit(alarm())
+    assert await outbox.query("SELECT text FROM notes") == [("before",)]
+
+
+WRITER = textwrap.dedent("""
+    import asyncio, logging, sys
+    from pathlib import Path
+    from edge.outbox import Outbox
+    from shaobing.envelope import Kind, Reading
+
+    async def main() -> None:
+        async with Outbox(Path(sys.argv[1]), "shop-a", log=logging.getLogger("w")) as box:
+            n = 0
+            while True:
+                batch = [box.submit(Reading("panel-1", Kind.ALARM, {"n": n + i})) for i in range(50)]
+                n += 50
+                for seq in await asyncio.gather(*batch):
+                    sys.stdout.write(f"{seq}\\n")
+                sys.stdout.flush()
+
+    asyncio.run(main())
+""")
+
+
+def test_every_acknowledged_seq_survives_a_sigkill(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert process.stdout is not None
+    acknowledged: list[int] = []
+    try:
+        while len(acknowledged) < 3000:
+            line = process.stdout.readline()
+            assert line, "the writer stopped early"
+            acknowledged.append(int(line))
+        process.send_signal(signal.SIGKILL)  # right after those submits returned
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()
+    assert process.returncode == -signal.SIGKILL
+    in_file = set(seqs_in_file(path))
+    assert set(acknowledged) <= in_file
+    with sqlite3.connect(path) as db:
+        (last_seq,) = db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+        payloads = [json.loads(p) for (p,) in db.execute("SELECT payload FROM outbox ORDER BY seq LIMIT 3")]
+    assert int(last_seq) >= max(acknowledged)
+    assert [p["seq"] for p in payloads] == [1, 2, 3]
