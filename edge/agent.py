@@ -229,7 +229,8 @@ class EdgeAgent:
                 "last_seq": counts.last_seq,
             },
             "uplink": None if uplink is None else {"sent": uplink.sent, "failed": uplink.failed,
-                                                   "refused": uplink.refused, "in_flight": uplink.in_flight},
+                                                   "refused": uplink.refused, "unrouted": uplink.unrouted,
+                                                   "in_flight": uplink.in_flight},
             "arming": {partition: {"state": entry.state, "user": entry.user, "since": format_ts(entry.since)}
                        for partition, entry in sorted(self.arming.snapshot().items())},
             "drivers": {running.driver.name: {"restarts": running.restarts,

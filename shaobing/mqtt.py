@@ -39,6 +39,8 @@ from pydantic import Field
 from shaobing.config import Closed
 
 DEFAULT_PORT = 1883
+# PUBACK reason code 0x10: accepted, but no subscription matched (so nobody, not even an offline session, gets it).
+NO_MATCHING_SUBSCRIBERS = 0x10
 
 
 class MqttSettings(Closed):
@@ -161,7 +163,7 @@ class MqttLink:
         self._stopping = threading.Event()
         self._events: deque[_Event] = deque()
         self._drain_scheduled = False
-        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._pending: dict[int, asyncio.Future[int]] = {}
         self._unacked: dict[int, IncomingMessage] = {}
         self._incoming: asyncio.Queue[IncomingMessage | None] = asyncio.Queue()
         self._connected = False
@@ -246,21 +248,23 @@ class MqttLink:
 
     # -- publishing ---------------------------------------------------------------------------------------------
 
-    def start_publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> asyncio.Future[None]:
-        """Hand a message to the link; the future resolves on its PUBACK (at once for QoS 0).
+    def start_publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> asyncio.Future[int]:
+        """Hand a message to the link; the future gives the PUBACK's reason code (0 at once for QoS 0).
 
+        The reason code is a success (< 0x80): 0 or `NO_MATCHING_SUBSCRIBERS`, which says that the broker had no
+        subscription (not even an offline session's) to give the message to. A failure raises `PublishRefused`.
         Published while disconnected, a message waits in paho and goes out after the reconnect.
         """
         loop = self._loop
         client = self._client
         if loop is None or client is None:
             raise PublishFailed("the link is not open")
-        future: asyncio.Future[None] = loop.create_future()
+        future: asyncio.Future[int] = loop.create_future()
         info = client.publish(topic, payload, qos, retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             future.set_exception(PublishFailed(f"not queued: {paho.error_string(info.rc)}"))
         elif qos == 0:
-            future.set_result(None)
+            future.set_result(0)
         else:
             self._pending[info.mid] = future
         return future
@@ -372,7 +376,7 @@ class MqttLink:
                 if event.reason >= 0x80:
                     future.set_exception(PublishRefused(f"refused by the broker: {event.reason_name}"))
                 else:
-                    future.set_result(None)
+                    future.set_result(event.reason)
             elif isinstance(event, IncomingMessage):
                 if self._manual_ack and event.qos > 0:
                     self._unacked[event.mid] = event
