@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from drivers.contact_id.codec import ContactIdMessage
 from firmware_sim import contact_id_panel, dc09_dialler
 
 QUALIFIERS = {"new", "restore", "repeat"}
@@ -29,7 +30,7 @@ def _split(text: str) -> tuple[str, int, str]:
     return parts[0], number, qualifier
 
 
-def contact_id_events(texts: list[str], account: str) -> list[contact_id_panel.ContactIdMessage]:
+def contact_id_events(texts: list[str], account: str) -> list[ContactIdMessage]:
     events = []
     for text in texts:
         code, number, qualifier = _split(text)

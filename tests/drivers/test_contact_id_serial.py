@@ -55,7 +55,7 @@ class RecordingSink:
 async def eventually(check: Callable[[], bool], what: str, within: float = 5.0) -> None:
     """Poll a driver counter (counters have no event to wait on) until `check` holds."""
     async with asyncio.timeout(within):
-        while not check():  # noqa: ASYNC110
+        while not check():
             await asyncio.sleep(0.01)
     assert check(), what
 
