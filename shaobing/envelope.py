@@ -119,8 +119,10 @@ class Envelope:
         """Parse and check an envelope; anything malformed raises `EnvelopeError` with the reason."""
         try:
             raw = json.loads(payload)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise EnvelopeError(f"not JSON: {type(exc).__name__}: {exc}") from None
+        except RecursionError:
+            raise EnvelopeError("JSON nested too deeply") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise EnvelopeError(f"not JSON: {exc}") from None
         if not isinstance(raw, dict):
             raise EnvelopeError("envelope is not a JSON object")
         if raw.get("v") != CONTRACT_VERSION:
