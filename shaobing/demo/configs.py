@@ -11,9 +11,8 @@ def _q(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def shop_with_contact_id(workdir: Path, *, site: str, name: str, broker_url: str, password: str, port: str) -> Path:
-    path = workdir / f"{site}.toml"
-    path.write_text(f"""# {name}: a Contact ID panel on a serial line
+def _site_header(workdir: Path, *, site: str, name: str, broker_url: str, password: str, comment: str) -> str:
+    return f"""# {name}: {comment}
 [site]
 id = {_q(site)}
 name = {_q(name)}
@@ -24,7 +23,14 @@ password = {_q(password)}
 
 [outbox]
 path = {_q(str(workdir / f"{site}-outbox.db"))}
+"""
 
+
+def shop_with_contact_id(workdir: Path, *, site: str, name: str, broker_url: str, password: str, port: str) -> Path:
+    path = workdir / f"{site}.toml"
+    header = _site_header(workdir, site=site, name=name, broker_url=broker_url, password=password,
+                          comment="a Contact ID panel on a serial line")
+    path.write_text(f"""{header}
 [[drivers]]
 type = "contact_id"
 name = "panel"
@@ -37,18 +43,9 @@ reopen_delay = 0.5
 def shop_with_dc09(workdir: Path, *, site: str, name: str, broker_url: str, password: str, listen: str,
                    account: str, key: str) -> Path:
     path = workdir / f"{site}.toml"
-    path.write_text(f"""# {name}: an IP dialler speaking SIA DC-09, encrypted
-[site]
-id = {_q(site)}
-name = {_q(name)}
-
-[mqtt]
-url = {_q(broker_url)}
-password = {_q(password)}
-
-[outbox]
-path = {_q(str(workdir / f"{site}-outbox.db"))}
-
+    header = _site_header(workdir, site=site, name=name, broker_url=broker_url, password=password,
+                          comment="an IP dialler speaking SIA DC-09, encrypted")
+    path.write_text(f"""{header}
 [[drivers]]
 type = "dc09"
 name = "dialler"
