@@ -35,6 +35,8 @@ class MqttSection(Closed):
     password: str | None = None
     password_file: Path | None = None
     keepalive: int = Field(default=30, ge=5, le=3600)
+    reconnect_min: float = Field(default=0.5, gt=0)  # reconnect backoff with full jitter between these (seconds)
+    reconnect_max: float = Field(default=10.0, gt=0)
 
     def secret(self, source: str) -> str | None:
         if self.password_file is None:

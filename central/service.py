@@ -44,6 +44,8 @@ def _mqtt_settings(config: CentralConfig, client_id: str) -> MqttSettings:
         password=config.mqtt.secret("central config"),
         client_id=client_id,
         keepalive=config.mqtt.keepalive,
+        reconnect_min=config.mqtt.reconnect_min,
+        reconnect_max=config.mqtt.reconnect_max,
     )
 
 
@@ -86,13 +88,21 @@ class Central:
         self.http = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
                                                   lifespan="off", access_log=False))
 
+    async def _serve_http(self) -> None:
+        try:
+            await self.http.serve()
+        finally:
+            # Cancelled (rather than told to exit), uvicorn skips its shutdown and leaves its listening socket open.
+            for server in getattr(self.http, "servers", []):
+                server.close()
+
     async def run(self) -> None:
         async with self.command_link, asyncio.TaskGroup() as group:
             group.create_task(self.ingest.run(), name="ingest")
             group.create_task(self.sender.run(), name="webhooks")
             group.create_task(self.escalation.run(), name="escalation")
             group.create_task(self.supervisor.run(), name="supervision")
-            group.create_task(self.http.serve(), name="http")
+            group.create_task(self._serve_http(), name="http")
             self.log.info("central %s serving http://%s/api (OpenAPI at /openapi.json), broker %s, database %s",
                           __version__, self.config.http.listen, self.config.mqtt.url,
                           self.config.database.url.split("@")[-1])
