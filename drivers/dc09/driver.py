@@ -85,6 +85,12 @@ class Dc09Receiver:
         try:
             self.bound_port = server.sockets[0].getsockname()[1]
             ctx.log.info("%s: DC-09 receiver listening on %s:%s", self.name, host, self.bound_port)
+            if self.options.accept_any_account:
+                ctx.log.warning("%s: accept_any_account is on: any account is accepted, unencrypted", self.name)
+            keyless = sorted(acct for acct, key in self._keys.items() if key is None)
+            if keyless:
+                ctx.log.warning("%s: accounts without an AES key (reports can be forged by anyone who reaches "
+                                "this port): %s", self.name, ", ".join(keyless))
             self.ready.set()
             await server.serve_forever()
         finally:
@@ -194,14 +200,18 @@ class Dc09Receiver:
         except FrameError as exc:
             ctx.refused(exc, peer)
             return replies.duh(message)
-        seqs = []
         try:
-            for reading in readings:
-                seqs.append(await ctx.sink.submit(reading))
+            # All events of one message go to the same group commit; the ACK waits for every one of them.
+            seqs = await asyncio.gather(*(ctx.sink.submit(reading) for reading in readings))
         except OutboxRefused as exc:
             ctx.stats.count("outbox_refused")
             ctx.log.warning("%s: outbox refused %r from %s (%s): not acknowledged, the panel will resend",
                             self.name, message.raw.decode("ascii"), peer, exc)
+            return None
+        except Exception:
+            ctx.stats.count("submit_failed")
+            ctx.log.exception("%s: could not commit %r from %s: not acknowledged, the panel will resend",
+                              self.name, message.raw.decode("ascii"), peer)
             return None
         ctx.stats.count("accepted")
         ctx.log.info("%s: accepted %r from %s as seq %s", self.name, message.raw.decode("ascii"), peer,

@@ -36,6 +36,9 @@ class Dc09Options(Closed):
     name: str = Field(default="dc09", min_length=1)
     listen: str = "0.0.0.0:9000"
     accounts: dict[str, AccountOptions] = Field(default_factory=dict)
+    accept_any_account: bool = False
+    """With no accounts configured, accept every account, unencrypted. Off by default: a receiver on a network port
+    must not take arming and alarm reports from whoever connects; say so explicitly (tests, a closed network)."""
     timestamp_window: tuple[Seconds, Seconds] = (40.0, 20.0)
     """How far (seconds) a message's timestamp may lie in the past and in the future of the receiver's clock."""
     strict_length: bool = False
@@ -57,6 +60,11 @@ class Dc09Options(Closed):
     @model_validator(mode="after")
     def _listen_is_host_port(self) -> Dc09Options:
         self.host_port()
+        if not self.accounts and not self.accept_any_account:
+            raise ValueError("no [accounts] configured: list the panels' accounts (with their AES keys), "
+                             "or set accept_any_account = true to take any account unencrypted")
+        if self.accounts and self.accept_any_account:
+            raise ValueError("accept_any_account = true and [accounts] together: choose one")
         return self
 
     def host_port(self) -> tuple[str, int]:

@@ -12,7 +12,7 @@ from typing import Any
 from drivers.contact_id.events import contact_id_reading
 from drivers.dc09.message import AdmCidEvent, Dc09Message, SiaData, SiaEvent
 from drivers.dc09.payload import parse_adm_cid, parse_sia_dcs
-from drivers.dc09.sia_codes import USER_ADDRESSED, meaning_of
+from drivers.dc09.sia_codes import USER_ADDRESSED, VERIFIED, meaning_of
 from shaobing.clock import format_ts
 from shaobing.envelope import Kind, Reading
 from shaobing.errors import FrameError
@@ -33,6 +33,8 @@ def sia_event_reading(event: SiaEvent, account: str) -> tuple[Kind, dict[str, An
     elif meaning.kind in (Kind.ALARM, Kind.TROUBLE):
         kind, data = meaning.kind, {"class": meaning.label, **common, "zone": zone, "user": user,
                                     "qualifier": meaning.qualifier}
+        if event.code in VERIFIED:
+            data["verified"] = True
     elif meaning.kind is Kind.ARMING:
         kind, data = Kind.ARMING, {"state": meaning.label, "user": user, **common}
     elif meaning.kind is Kind.TEST:

@@ -44,6 +44,11 @@ SIA_CODES: dict[str, SiaMeaning] = {
     **_pair("ES", "EJ", Kind.TROUBLE, "tamper"),
     **{code: SiaMeaning(Kind.ARMING, "armed", "new") for code in ("CL", "CG", "CA", "CS", "CR")},
     **{code: SiaMeaning(Kind.ARMING, "disarmed", "new") for code in ("OP", "OG", "OA", "OS", "OR")},
+    **_pair("UA", "UR", Kind.ALARM, "alarm"),  # untyped zone alarm
+    **_pair("SA", "SR", Kind.ALARM, "fire"),  # sprinkler
+    **_pair("DF", "DR", Kind.ALARM, "forced_door"),  # door forced / door restored
+    "BV": SiaMeaning(Kind.ALARM, "burglary", "new"),  # verified burglary (see VERIFIED)
+    "BG": SiaMeaning(Kind.ALARM, "burglary", "new"),  # unverified event: burglary
     "RP": SiaMeaning(Kind.TEST, "automatic", "new"),
     "RX": SiaMeaning(Kind.TEST, "manual", "new"),
     "RR": SiaMeaning(Kind.STATUS, "power_up", "new"),
@@ -53,6 +58,20 @@ SIA_CODES: dict[str, SiaMeaning] = {
 USER_ADDRESSED = frozenset({"CL", "CG", "CA", "CS", "CR", "OP", "OG", "OA", "OS", "OR"})
 
 
+# Codes by which the panel itself says the alarm was confirmed (a second detector, a verified sequence).
+VERIFIED = frozenset({"BV"})
+
+# SIA's own convention for the second letter of codes this table does not list: an unknown alarm is still an alarm
+# (never demoted to a status that dispatches nothing), an unknown trouble still opens a ticket.
+_SECOND_LETTER: dict[str, SiaMeaning] = {
+    "A": SiaMeaning(Kind.ALARM, "alarm", "new"),
+    "H": SiaMeaning(Kind.ALARM, "alarm", "restore"),
+    "T": SiaMeaning(Kind.TROUBLE, "trouble", "new"),
+    "J": SiaMeaning(Kind.TROUBLE, "trouble", "restore"),
+}
+
+
 def meaning_of(code: str) -> SiaMeaning | None:
-    """The meaning of a two-letter SIA event code, or None when the code is not one this receiver knows."""
-    return SIA_CODES.get(code)
+    """The meaning of a two-letter SIA event code, or None when neither the table nor SIA's letter convention
+    gives one (the reading is then a `status` carrying the code)."""
+    return SIA_CODES.get(code) or (_SECOND_LETTER.get(code[1:2]) if len(code) == 2 else None)

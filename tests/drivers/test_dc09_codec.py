@@ -15,9 +15,9 @@ from drivers.dc09.codec import decode_for_cli, decrypt_message, parse_frame
 from drivers.dc09.crc import crc16_arc
 from drivers.dc09.crypto import decrypt_region, encrypt_region, parse_key
 from drivers.dc09.framing import Dc09Framer
-from drivers.dc09.message import Dc09Message
+from drivers.dc09.message import Dc09Message, SiaEvent
 from drivers.dc09.payload import parse_adm_cid, parse_sia_dcs
-from drivers.dc09.readings import readings_of
+from drivers.dc09.readings import readings_of, sia_event_reading
 from drivers.dc09.replies import ack, duh, frame_body, nak, parse_reply
 from shaobing.envelope import Kind
 from shaobing.errors import FrameError
@@ -460,3 +460,32 @@ def test_builder_helpers() -> None:
     assert adm_cid_data("restore", 401, 1, 57, account="4F39") == "#4F39|3401 01 057"
     with pytest.raises(ValueError, match="timestamp"):
         build_message("NULL", 1, "123", key=KEYS[128])
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "klass", "qualifier"),
+    [
+        ("UA", Kind.ALARM, "alarm", "new"),  # untyped zone alarm: listed
+        ("ZA", Kind.ALARM, "alarm", "new"),  # not listed: SIA's second letter A still makes it an alarm
+        ("ZH", Kind.ALARM, "alarm", "restore"),
+        ("ZT", Kind.TROUBLE, "trouble", "new"),
+        ("DF", Kind.ALARM, "forced_door", "new"),
+        ("SA", Kind.ALARM, "fire", "new"),
+    ],
+)
+def test_alarm_codes_outside_the_table_are_never_demoted_to_status(code: str, kind: Kind, klass: str,
+                                                                    qualifier: str) -> None:
+    got_kind, data = sia_event_reading(SiaEvent(code=code, address=4, partition=1), account="1234")
+    assert (got_kind, data["class"], data["qualifier"]) == (kind, klass, qualifier)
+
+
+def test_a_verified_burglary_says_so() -> None:
+    kind, data = sia_event_reading(SiaEvent(code="BV", address=2, partition=1), account="1234")
+    assert (kind, data["class"], data.get("verified")) == (Kind.ALARM, "burglary", True)
+    _, plain = sia_event_reading(SiaEvent(code="BA", address=2, partition=1), account="1234")
+    assert "verified" not in plain
+
+
+def test_a_code_with_no_meaning_at_all_is_kept_as_status_with_its_code() -> None:
+    kind, data = sia_event_reading(SiaEvent(code="ZZ", address=1, partition=1), account="1234")
+    assert (kind, data["code"], data["known_code"]) == (Kind.STATUS, "ZZ", False)

@@ -47,7 +47,9 @@ class RecordingSink:
 
 @contextlib.asynccontextmanager
 async def receiver(sink: RecordingSink, **options: Any) -> AsyncIterator[tuple[Dc09Receiver, DriverContext]]:
-    server = create({"listen": "127.0.0.1:0", **options}, source="test: driver 'dc09'")
+    settings = {"listen": "127.0.0.1:0", **options}
+    settings.setdefault("accept_any_account", "accounts" not in settings)
+    server = create(settings, source="test: driver 'dc09'")
     ctx = DriverContext(site="test-site", sink=sink, log=LOG)
     task = asyncio.create_task(server.run(ctx), name="dc09-receiver")
     try:
@@ -135,13 +137,17 @@ def refused_counts(ctx: DriverContext, prefix: str) -> int:
 
 
 async def test_entry_point_and_closed_options() -> None:
-    driver = create_driver({"type": "dc09", "listen": "127.0.0.1:0"}, source="site.toml")
+    driver = create_driver({"type": "dc09", "listen": "127.0.0.1:0", "accept_any_account": True}, source="site.toml")
     assert isinstance(driver, Dc09Receiver)
     assert driver.name == "dc09"
     with pytest.raises(ConfigError, match=r"site\.toml: driver 'dc09': listen_on: unknown key"):
         create_driver({"type": "dc09", "listen_on": "x"}, source="site.toml")
     with pytest.raises(ConfigError, match=r"accounts\.1234\.key"):
         create({"accounts": {"1234": {"key": "abc"}}}, source="site.toml")
+    with pytest.raises(ConfigError, match="no \\[accounts\\] configured"):
+        create({"listen": "0.0.0.0:9000"}, source="site.toml")
+    with pytest.raises(ConfigError, match="choose one"):
+        create({"accounts": {"1234": {}}, "accept_any_account": True}, source="site.toml")
 
 
 async def test_ack_is_written_only_after_the_reading_is_submitted() -> None:

@@ -35,7 +35,8 @@ async def test_kill_9_of_the_edge_during_a_burst_loses_no_acknowledged_event(
     port = free_port()
     outbox = tmp_path / f"{SITE}.outbox.db"
     config = write_edge_config(tmp_path / f"{SITE}.toml", site=SITE, broker=broker, outbox=outbox,
-                               drivers=[{"type": "dc09", "name": "dialler", "listen": f"127.0.0.1:{port}"}])
+                               drivers=[{"type": "dc09", "name": "dialler", "listen": f"127.0.0.1:{port}",
+                                         "accept_any_account": True}])
     async with running_central(broker, database_url) as central:
         first = start_edge(edges, config)
         await wait_listening(port, watch=[first])

@@ -35,7 +35,8 @@ async def test_site_a_cannot_publish_as_site_b(
     port = free_port()
     config_b = write_edge_config(tmp_path / f"{SITE_B}.toml", site=SITE_B, broker=broker,
                                  outbox=tmp_path / "b.outbox.db",
-                                 drivers=[{"type": "dc09", "name": "dialler", "listen": f"127.0.0.1:{port}"}])
+                                 drivers=[{"type": "dc09", "name": "dialler", "listen": f"127.0.0.1:{port}",
+                                         "accept_any_account": True}])
     site_a = MqttSettings(url=broker.url, username=SITE_A, password=broker.user(SITE_A).password,
                           client_id="shop-a-impostor", reconnect_min=0.05, reconnect_max=0.5)
     async with running_central(broker, sqlite_url) as central:
