@@ -4,6 +4,7 @@
 [mqtt]        url, username, password | password_file, keepalive
 [database]    url = "sqlite:///var/central.db" | "postgresql://user@host/db"
 [http]        listen = "127.0.0.1:8640"
+[api]         max_body_bytes, command_timeout_s
 [[api.tokens]] token, name, role (viewer | operator | supervisor | admin)
 [ingest]      batching and the MQTT session (central.ingest_settings)
 [rules]       escalation time, recipients per role, 24-hour zones (central.rules_settings)
@@ -69,6 +70,8 @@ class ApiToken(Closed):
 class ApiSection(Closed):
     tokens: list[ApiToken] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # How long POST /api/sites/{site}/commands waits for the broker to take a command before answering 504.
+    command_timeout_s: float = Field(default=5.0, gt=0, le=60)
 
 
 class LogSection(Closed):

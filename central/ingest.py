@@ -5,6 +5,14 @@ down. They are taken in batches; each batch is ONE transaction (readings, gaps, 
 `on_stored` hook of the dispatch rules, refusals), and only after the commit is every message of the batch
 acknowledged. A crash before the commit makes the broker deliver the batch again, and the (site, seq) key makes the
 second delivery a no-op: at-least-once transport, exactly-once effect.
+
+A failing transaction is told apart by its cause (`central.ingest_failures`): the database out of reach is retried
+without end and nothing is acknowledged; anything else is retried, then the batch is split and each message retried
+alone, and a message that still fails alone is set aside in `rejected_messages` with an `ingest_failed` ticket for its
+site, acknowledged, and the ingest goes on for every other site.
+
+Central's commands to sites go out on this same connection (`publish`): the broker names a connection after its user,
+so a second connection of central's user would take this one over.
 """
 
 from __future__ import annotations
@@ -17,15 +25,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from types import TracebackType
 
-from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from central.ingest_batch import BatchOutcome, BatchStore, OnStored, loggable
+from central.ingest_failures import is_connection_failure
 from central.ingest_settings import IngestSettings
 from central.model import StoredReading
+from central.store import tickets
 from central.store.rejected import Rejection, record_rejections
 from shaobing import topics
 from shaobing.clock import Clock, SystemClock
+from shaobing.envelope import Kind
 from shaobing.mqtt import IncomingMessage, MqttLink, MqttSettings
 
 AfterCommit = Callable[[list[StoredReading]], Awaitable[None]]
@@ -42,6 +52,7 @@ class IngestCounters:
     states: int = 0
     command_results: int = 0
     failed_attempts: int = 0  # transactions rolled back (the batch was retried)
+    quarantined: int = 0  # messages that kept failing alone, set aside (also counted in `rejected`)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -98,9 +109,31 @@ class Ingest:
 
     async def wait_connected(self) -> None:
         """Until the link is up (wrap in `asyncio.timeout` to bound it)."""
-        await self._linked.wait()
-        assert self._link is not None
-        await self._link.wait_connected()
+        await self._current_link()
+
+    async def wait_subscribed(self) -> None:
+        """Until the link is up and the broker granted its subscriptions (bound it with `asyncio.timeout`)."""
+        link = await self._current_link()
+        await link.wait_subscribed()
+
+    async def _current_link(self) -> MqttLink:
+        while True:
+            await self._linked.wait()
+            link = self._link
+            if link is None:
+                continue
+            await link.wait_connected()
+            if self._link is link:
+                return link
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        """Publish on the ingest's own connection (QoS 1), once it is up; returns at the broker's PUBACK.
+
+        Waits for as long as the link is down: bound it with `asyncio.timeout`. Raises `PublishFailed` when the
+        connection drops first or the broker refuses the message.
+        """
+        link = await self._current_link()
+        await link.publish(topic, payload, qos=1)
 
     async def __aenter__(self) -> Ingest:
         self._task = asyncio.create_task(self.run(), name=f"ingest-{self.settings.client_id}")
@@ -148,7 +181,12 @@ class Ingest:
     # -- one batch: commit, then acknowledge --------------------------------------------------------------------
 
     async def _settle(self, link: MqttLink, batch: list[IncomingMessage]) -> None:
-        """Commit the batch and acknowledge it; on failure retry (nothing acknowledged, nothing lost)."""
+        """Commit the batch and acknowledge it; on failure retry (nothing acknowledged, nothing lost).
+
+        The database out of reach: retried without end. Any other failure (a rule raising, a refusal by the database,
+        a passing race with another process): the batch is retried, then split into single messages, and a message
+        that still fails alone is set aside (`_quarantine`) so that the rest of the district goes on.
+        """
         failures = 0
         delay = self.settings.retry_min_s
         while True:
@@ -156,15 +194,17 @@ class Ingest:
                 async with self.engine.begin() as connection:
                     outcome = await self._store.process(connection, batch, now=self._clock.now())
             except Exception as exc:
-                failures += 1
                 self.counters.failed_attempts += 1
-                self._log_failure(exc, failures, len(batch))
+                connection_lost = is_connection_failure(exc)
+                if not connection_lost:
+                    failures += 1
+                self._log_failure(exc, failures, len(batch), connection_lost=connection_lost)
                 if failures >= self.settings.split_after_failures:
                     if len(batch) > 1:
                         for message in batch:
                             await self._settle(link, [message])
                         return
-                    if isinstance(exc, DataError | IntegrityError) and await self._refuse_unstorable(batch[0], exc):
+                    if await self._quarantine(batch[0], exc):
                         link.ack(batch[0])
                         return
                 await asyncio.sleep(delay)
@@ -176,26 +216,46 @@ class Ingest:
             await self._notify(outcome.stored)
             return
 
-    def _log_failure(self, exc: Exception, failures: int, size: int) -> None:
-        if failures == 1:
+    def _log_failure(self, exc: Exception, failures: int, size: int, *, connection_lost: bool) -> None:
+        if connection_lost:
+            self._log.warning("ingest: database out of reach, batch of %d kept unacknowledged: %s", size,
+                              str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+        elif failures == 1:
             self._log.error("ingest: batch of %d not stored, will retry (not acknowledged)", size, exc_info=exc)
         else:
             self._log.warning("ingest: batch of %d failed again (attempt %d): %s", size, failures, exc)
 
-    async def _refuse_unstorable(self, message: IncomingMessage, exc: Exception) -> bool:
-        """A single message the database keeps refusing: keep it among the rejected, so ingest can go on."""
-        reason = f"refused by the database: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-        rejection = Rejection(message.topic, message.payload, reason, self._clock.now())
+    async def _quarantine(self, message: IncomingMessage, exc: Exception) -> bool:
+        """A single message that keeps failing alone: keep it among the rejected, with the reason, and open an
+        `ingest_failed` ticket for its site, so the ingest can go on. False if even that could not be recorded."""
+        first_line = str(exc).splitlines()[0][:300] if str(exc) else ""
+        attempts = self.settings.split_after_failures
+        reason = f"failed {attempts} times alone, set aside: {type(exc).__name__}: {first_line}"
+        now = self._clock.now()
+        rejection = Rejection(message.topic, message.payload, reason, now)
+        site = topics.site_of(message.topic)
         try:
             async with self.engine.begin() as connection:
                 await record_rejections(connection, [rejection])
+                if site is not None and topics.is_valid_site_id(site):
+                    await tickets.open_ticket(
+                        connection,
+                        site=site,
+                        trouble_class=tickets.INGEST_FAILED,
+                        source=tickets.SOURCE_INGEST,
+                        detail=f"a message on {message.topic[:200]} was set aside: {reason}"[:500],
+                        now=now,
+                    )
         except Exception:
-            self._log.exception("ingest: could not record a refused message either")
+            self._log.exception("ingest: could not set aside a failing message either; retrying it")
             return False
-        self._account(BatchOutcome(rejected=[rejection]))
+        self._log.error("ingest: message on %r set aside after failing alone: %s; payload %s",
+                        message.topic, reason, loggable(message.payload))
+        self.counters.quarantined += 1
+        self._account(BatchOutcome(rejected=[rejection]), logged=True)
         return True
 
-    def _account(self, outcome: BatchOutcome) -> None:
+    def _account(self, outcome: BatchOutcome, *, logged: bool = False) -> None:
         counters = self.counters
         counters.batches += 1
         counters.stored += len(outcome.stored)
@@ -203,6 +263,12 @@ class Ingest:
         counters.rejected += len(outcome.rejected)
         counters.states += outcome.states
         counters.command_results += outcome.results
+        for envelope in outcome.reused:
+            if envelope.kind is Kind.ALARM:
+                self._log.error("ingest: ALARM of site %s refused, its seq %d holds another reading (edge outbox "
+                                "reset?): %r", envelope.site, envelope.seq, envelope)
+        if logged:
+            return
         for rejection in outcome.rejected:
             self._log.warning(
                 "ingest: rejected message on %r: %s; payload %s",

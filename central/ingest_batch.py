@@ -16,6 +16,7 @@ from central.ingest_checks import Rejected, TopicKind, classify_topic, parse_eve
 from central.model import StoredReading
 from central.store import commands, gaps, readings, sites, tickets
 from central.store.rejected import Rejection, record_rejections
+from shaobing import topics
 from shaobing.envelope import Envelope
 
 OnStored = Callable[[AsyncConnection, list[StoredReading]], Awaitable[None]]
@@ -31,6 +32,8 @@ class Message(Protocol):
     @property
     def payload(self) -> bytes: ...
 
+    # A `retain` flag is read when the message has one (a retained state is old news, not the site speaking now).
+
 
 @dataclass
 class BatchOutcome:
@@ -40,6 +43,8 @@ class BatchOutcome:
     states: int = 0
     results: int = 0
     ignored: int = 0
+    reused: list[Envelope] = field(default_factory=list)  # refused: their (site, seq) holds another reading
+    seq_resets: list[str] = field(default_factory=list)  # sites whose state announced a seq below the stored one
 
 
 def loggable(payload: bytes) -> str:
@@ -75,7 +80,9 @@ class BatchStore:
                 outcome.rejected.append(Rejection(message.topic, message.payload, str(exc), now))
 
         stored = await readings.insert_readings(connection, envelopes, stored_at=now)
-        outcome.duplicates = len(envelopes) - len(stored)
+        reused = await readings.reused_seqs(connection, envelopes, stored)
+        outcome.duplicates = len(envelopes) - len(stored) - len(reused)
+        await self._refuse_reused(connection, reused, now, outcome)
         previous_last_seq = await sites.apply_readings(connection, stored, now=now)
         seqs_by_site: dict[str, list[int]] = {}
         for reading in stored:
@@ -83,13 +90,23 @@ class BatchStore:
         for site, seqs in seqs_by_site.items():
             await gaps.record_arrivals(connection, site, previous_last_seq[site], seqs, now=now)
         await tickets.apply_trouble_readings(connection, stored, now=now)
-        for site in sorted({reading.envelope.site for reading in stored if sites.is_test_signal(reading.envelope)}):
+        tested = sorted({(r.envelope.site, r.envelope.device) for r in stored if sites.is_test_signal(r.envelope)})
+        for site in sorted({site for site, _ in tested}):
             await tickets.close_tickets(
                 connection, site=site, trouble_class=tickets.COMM_FAIL, source=tickets.SOURCE_SUPERVISION, now=now
             )
+        for site, device in tested:
+            await tickets.close_tickets(
+                connection,
+                site=site,
+                device=device,
+                trouble_class=tickets.COMM_FAIL,
+                source=tickets.SOURCE_SUPERVISION,
+                now=now,
+            )
 
         for site, message in states:
-            await self._state(connection, site, message, now, outcome)
+            await self._state(connection, site, message, now, outcome, previous_last_seq.get(site))
         for site, message in results:
             await self._result(connection, site, message, now, outcome)
 
@@ -100,8 +117,37 @@ class BatchStore:
             await self.on_stored(connection, outcome.stored)
         return outcome
 
+    async def _refuse_reused(
+        self, connection: AsyncConnection, reused: list[Envelope], now: datetime, outcome: BatchOutcome
+    ) -> None:
+        """Readings under a (site, seq) that holds another reading: refused loudly, one ticket per site."""
+        for envelope in reused:
+            reason = (
+                f"seq {envelope.seq} of site {envelope.site} already holds a different reading (edge outbox reset?)"
+            )
+            topic = topics.event(envelope.site, envelope.kind)
+            outcome.rejected.append(Rejection(topic, envelope.to_json(), reason, now))
+            outcome.reused.append(envelope)
+        for site in sorted({envelope.site for envelope in reused}):
+            first = min(envelope.seq for envelope in reused if envelope.site == site)
+            await tickets.open_ticket(
+                connection,
+                site=site,
+                trouble_class=tickets.SEQ_REUSED,
+                source=tickets.SOURCE_INGEST,
+                detail=f"seq {first} came again with a different reading: the edge numbers its readings anew "
+                "(outbox reset?); its readings are refused until its seq passes the stored ones",
+                now=now,
+            )
+
     async def _state(
-        self, connection: AsyncConnection, site: str, message: Message, now: datetime, outcome: BatchOutcome
+        self,
+        connection: AsyncConnection,
+        site: str,
+        message: Message,
+        now: datetime,
+        outcome: BatchOutcome,
+        last_seq_before_batch: int | None,
     ) -> None:
         if not message.payload:
             outcome.ignored += 1  # a cleared retained state: nothing to record
@@ -111,7 +157,21 @@ class BatchStore:
         except sites.StateError as exc:
             outcome.rejected.append(Rejection(message.topic, message.payload, f"bad state: {exc}", now))
             return
-        await sites.apply_state(connection, site, state, now=now)
+        applied = await sites.apply_state(connection, site, state, now=now)
+        stored_last_seq = applied.last_seq if last_seq_before_batch is None else last_seq_before_batch
+        # Only a live online announcement counts: a retained copy or the will carries an older counter.
+        live = not getattr(message, "retain", False)
+        if state.online and live and state.last_seq is not None and state.last_seq < stored_last_seq:
+            await tickets.open_ticket(
+                connection,
+                site=site,
+                trouble_class=tickets.SEQ_REUSED,
+                source=tickets.SOURCE_INGEST,
+                detail=f"the site announced last_seq {state.last_seq}, below the {stored_last_seq} central has "
+                "stored (edge outbox reset?)",
+                now=now,
+            )
+            outcome.seq_resets.append(site)
         if state.online:
             await tickets.close_tickets(
                 connection, site=site, trouble_class=tickets.COMM_FAIL, source=tickets.SOURCE_STATE, now=now

@@ -8,7 +8,7 @@ import json
 import logging
 import signal
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,18 +23,30 @@ from central.supervision import Supervisor
 from central.webhooks.sender import WebhookSender
 from shaobing import __version__, topics
 from shaobing.clock import SystemClock
-from shaobing.mqtt import MqttLink, MqttSettings
+from shaobing.mqtt import MqttSettings
 from shaobing.net import split_host_port
 
 
-class MqttCommandSender:
-    """Publishes central's commands on shaobing/v1/{site}/cmd (QoS 1) through its own connection."""
+class CommandPublisher(Protocol):
+    async def publish(self, topic: str, payload: bytes) -> None: ...
 
-    def __init__(self, link: MqttLink) -> None:
-        self._link = link
+
+class MqttCommandSender:
+    """Publishes central's commands on shaobing/v1/{site}/cmd (QoS 1) through the ingest's connection: the broker
+    names each connection after its user (`use_username_as_clientid`), so central has one connection, not two.
+
+    Raises TimeoutError when the broker has not taken the command (PUBACK) within `timeout_s`, and
+    `shaobing.mqtt.PublishFailed` when the connection dropped first or the broker refused it.
+    """
+
+    def __init__(self, publisher: CommandPublisher, *, timeout_s: float = 5.0) -> None:
+        self._publisher = publisher
+        self.timeout_s = timeout_s
 
     async def send(self, site: str, payload: dict[str, Any]) -> None:
-        await self._link.publish(topics.cmd(site), json.dumps(payload, ensure_ascii=False).encode(), qos=1)
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        async with asyncio.timeout(self.timeout_s):
+            await self._publisher.publish(topics.cmd(site), body)
 
 
 def _mqtt_settings(config: CentralConfig, client_id: str) -> MqttSettings:
@@ -72,13 +84,11 @@ class Central:
             on_commit=self.sender.wake,
         )
         self.supervisor = Supervisor(engine, config.supervision, log=log.getChild("supervision"))
-        self.command_link = MqttLink(_mqtt_settings(config, f"{config.ingest.client_id}-cmd"),
-                                     log=log.getChild("commands"))
         self.app = create_app(
             engine,
             settings=config.rules,
             tokens={t.token: (t.name, t.role) for t in config.api.tokens},
-            command_sender=MqttCommandSender(self.command_link),
+            command_sender=MqttCommandSender(self.ingest, timeout_s=config.api.command_timeout_s),
             clock=clock,
             logger=log.getChild("api"),
             on_commit=self.sender.wake,
@@ -97,7 +107,7 @@ class Central:
                 server.close()
 
     async def run(self) -> None:
-        async with self.command_link, asyncio.TaskGroup() as group:
+        async with asyncio.TaskGroup() as group:
             group.create_task(self.ingest.run(), name="ingest")
             group.create_task(self.sender.run(), name="webhooks")
             group.create_task(self.escalation.run(), name="escalation")

@@ -1,8 +1,11 @@
-"""Supervision: a site whose periodic tests stop coming gets a `comm_fail` ticket.
+"""Supervision: a site, or a device of a site, whose periodic tests stop coming gets a `comm_fail` ticket.
 
 A panel or edge sends a test (a `test` reading, Contact ID 602, a DC-09 poll) every interval; a site silent for longer
 than its interval plus a grace period may be cut off or sabotaged, which must show even while its MQTT link looks up.
-The ticket closes when a test arrives (in the ingest transaction) or when the site is no longer overdue here.
+Each device that ever sent a test is followed too (the site's `device_tests`): in a site with two panels, the one
+whose tests stop gets its own ticket ("supervision: no test/poll from device D since ...") while the other keeps the
+site's last test fresh. A ticket closes when a test arrives (in the ingest transaction) or when it is no longer
+overdue here (e.g. the interval changed).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from central.store import tickets
 from central.store.schema import sites
-from shaobing.clock import Clock, SystemClock, format_ts
+from shaobing.clock import Clock, SystemClock, format_ts, parse_ts
 from shaobing.config import Closed
 
 
@@ -38,6 +41,19 @@ class SupervisionSettings(Closed):
 class SupervisionOutcome:
     opened: list[str] = field(default_factory=list)  # sites that got a ticket now
     closed: list[str] = field(default_factory=list)  # sites no longer overdue
+    devices_opened: list[tuple[str, str]] = field(default_factory=list)  # (site, device) that got a ticket now
+    devices_closed: list[tuple[str, str]] = field(default_factory=list)  # (site, device) no longer overdue
+
+
+def _device_times(raw: object) -> dict[str, datetime]:
+    times: dict[str, datetime] = {}
+    if isinstance(raw, dict):
+        for device, stamp in raw.items():
+            try:
+                times[str(device)] = parse_ts(str(stamp))
+            except (ValueError, OverflowError):
+                continue
+    return times
 
 
 async def supervise_once(
@@ -49,14 +65,19 @@ async def supervise_once(
     """
     outcome = SupervisionOutcome()
     rows = await connection.execute(
-        select(sites.c.id, sites.c.last_test_at, sites.c.first_seen_at)
+        select(sites.c.id, sites.c.last_test_at, sites.c.first_seen_at, sites.c.device_tests)
         .order_by(sites.c.id)
         .with_for_update(skip_locked=True)
     )
     for row in rows.all():
         interval = settings.interval_of(row.id)
+        limit = timedelta(seconds=interval + settings.grace_s)
         since = row.last_test_at or row.first_seen_at
-        overdue = interval > 0 and since is not None and now - since > timedelta(seconds=interval + settings.grace_s)
+        overdue = interval > 0 and since is not None and now - since > limit
+        device_tests = _device_times(row.device_tests)
+        # With one device the site's own ticket says it all; with several, the one that went quiet is named.
+        per_device = interval > 0 and len(device_tests) > 1
+        await _supervise_devices(connection, row.id, device_tests, per_device, limit, now, outcome)
         if overdue:
             detail = (
                 f"supervision: no test/poll since {format_ts(row.last_test_at)}"
@@ -82,6 +103,39 @@ async def supervise_once(
     return outcome
 
 
+async def _supervise_devices(
+    connection: AsyncConnection,
+    site: str,
+    last_tests: dict[str, datetime],
+    enabled: bool,
+    limit: timedelta,
+    now: datetime,
+    outcome: SupervisionOutcome,
+) -> None:
+    for device, last_test in sorted(last_tests.items()):
+        if enabled and now - last_test > limit:
+            opened = await tickets.open_ticket(
+                connection,
+                site=site,
+                device=device,
+                trouble_class=tickets.COMM_FAIL,
+                source=tickets.SOURCE_SUPERVISION,
+                detail=f"supervision: no test/poll from device {device} since {format_ts(last_test)}",
+                now=now,
+            )
+            if opened is not None:
+                outcome.devices_opened.append((site, device))
+        elif await tickets.close_tickets(
+            connection,
+            site=site,
+            device=device,
+            trouble_class=tickets.COMM_FAIL,
+            source=tickets.SOURCE_SUPERVISION,
+            now=now,
+        ):
+            outcome.devices_closed.append((site, device))
+
+
 class Supervisor:
     """Runs `supervise_once` every `check_every_s` until cancelled; a failed round is logged and tried again."""
 
@@ -100,6 +154,11 @@ class Supervisor:
             self._log.warning("supervision: site %s is overdue for its test: comm_fail ticket opened", site)
         for site in outcome.closed:
             self._log.info("supervision: site %s is no longer overdue: ticket closed", site)
+        for site, device in outcome.devices_opened:
+            self._log.warning("supervision: device %s of site %s is overdue for its test: comm_fail ticket opened",
+                              device, site)
+        for site, device in outcome.devices_closed:
+            self._log.info("supervision: device %s of site %s is no longer overdue: ticket closed", device, site)
         return outcome
 
     async def run(self) -> None:

@@ -8,13 +8,13 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from central.api.auth import Reader
+from central.api.auth import Actor, Reader
 from central.api.context import Context
 from central.api.schemas import SITE_PATTERN, GapOut, SiteOut, TicketOut
 from central.store.gaps import open_gaps
 from central.store.schema import seq_gaps, tickets
 from central.store.sites import Site, get_site, list_sites
-from central.store.tickets import list_tickets
+from central.store.tickets import SOURCE_INGEST, close_ticket_by_id, list_tickets
 
 router = APIRouter(tags=["sites"])
 
@@ -112,6 +112,32 @@ async def site_tickets(
             closed_at=ticket.closed_at,
             reading_id=ticket.reading_id,
             detail=ticket.detail,
+            source=ticket.source,
         )
         for ticket in found
     ]
+
+
+@router.post(
+    "/sites/{site}/tickets/{ticket_id}/close",
+    response_model=list[TicketOut],
+    responses={404: {"description": "unknown site or open ticket"}, 409: {"description": "closes by itself"}},
+)
+async def close_ticket(
+    site: SitePath,
+    ticket_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    principal: Actor,
+    context: Context,
+) -> list[TicketOut]:
+    """Close a ticket the ingest opened (`seq_reused`, `ingest_failed`) once its cause is dealt with; returns the
+    site's open tickets. Other tickets close by themselves when their cause clears (a restore, a test, online)."""
+    async with context.engine.begin() as connection:
+        await _known_site(connection, site)
+        found = [t for t in await list_tickets(connection, site=site) if t.id == ticket_id]
+        if not found:
+            raise HTTPException(404, detail=f"no open ticket {ticket_id} at site {site!r}")
+        if found[0].source != SOURCE_INGEST:
+            raise HTTPException(409, detail=f"ticket {ticket_id} ({found[0].source}) closes when its cause clears")
+        await close_ticket_by_id(connection, ticket_id, now=context.clock.now())
+    context.logger.info("ticket %d (%s) of %s closed by %s", ticket_id, found[0].trouble_class, site, principal.name)
+    return await site_tickets(site, principal, context)

@@ -27,7 +27,8 @@ class ActionBody(RequestBody):
 
 
 class CommandArgs(RequestBody):
-    partition: int = Field(ge=1, le=99, strict=True)
+    # 0 is the whole site (the edge's convention); said explicitly, never assumed.
+    partition: int = Field(ge=0, le=99, strict=True)
 
 
 class CommandBody(RequestBody):
@@ -76,6 +77,7 @@ class TicketOut(BaseModel):
     closed_at: datetime | None
     reading_id: int | None
     detail: str
+    source: str  # reading, state, supervision (closed when the cause clears) or ingest (closed by an operator)
 
 
 class ReadingOut(BaseModel):

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from central.model import StoredReading
@@ -51,3 +52,40 @@ async def insert_readings(
         for key, envelope in first_copies.items()
         if key in inserted
     ]
+
+
+def _same_reading(envelope: Envelope, device: str, kind: str, ts: datetime, data: Any) -> bool:
+    return envelope.device == device and envelope.kind.value == kind and envelope.ts == ts and envelope.data == data
+
+
+async def reused_seqs(
+    connection: AsyncConnection, envelopes: Sequence[Envelope], stored: Sequence[StoredReading]
+) -> list[Envelope]:
+    """The envelopes left out by `insert_readings` that are NOT re-sends: their (site, seq) holds another reading.
+
+    A re-send is the same reading again (device, kind, event time and data). A different one under a stored (site,
+    seq) means the edge numbers from 1 again (its outbox file was lost or the box replaced): it must not pass for a
+    duplicate, or every new reading of the site, alarms too, would vanish without a word.
+    """
+    stored_copies = {id(reading.envelope) for reading in stored}
+    candidates = [envelope for envelope in envelopes if id(envelope) not in stored_copies]
+    if not candidates:
+        return []
+    by_site: dict[str, set[int]] = {}
+    for envelope in candidates:
+        by_site.setdefault(envelope.site, set()).add(envelope.seq)
+    held: dict[tuple[str, int], tuple[str, str, datetime, Any]] = {}
+    for site, seqs in by_site.items():
+        rows = await connection.execute(
+            select(readings.c.seq, readings.c.device, readings.c.kind, readings.c.ts, readings.c.data).where(
+                readings.c.site == site, readings.c.seq.in_(sorted(seqs))
+            )
+        )
+        for row in rows:
+            held[(site, int(row.seq))] = (row.device, row.kind, row.ts, row.data)
+    reused: list[Envelope] = []
+    for envelope in candidates:
+        holder = held.get((envelope.site, envelope.seq))
+        if holder is not None and not _same_reading(envelope, *holder):
+            reused.append(envelope)
+    return reused

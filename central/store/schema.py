@@ -44,14 +44,17 @@ sites = Table(
     Column("online", Boolean, nullable=True),  # None until the first state message
     Column("online_since", UtcDateTime, nullable=True),
     Column("version", String(64), nullable=True),
-    # Arming per partition from `arming` readings, the highest seq winning:
+    # Arming per partition from `arming` readings, the highest seq winning; "0" is the whole site (no partition):
     # {"1": {"state": "armed", "seq": 17, "at": "2026-11-24T05:00:00.000Z", "user": 3}}.
     Column("arming", Document, nullable=False, default=dict),
-    Column("armed", Boolean, nullable=True),  # any partition armed; None while unknown
+    # The whole site's state when it was set last, else whether any partition is armed; None while unknown.
+    Column("armed", Boolean, nullable=True),
     Column("last_seq", BigInteger, nullable=False, default=0),  # highest seq stored
     Column("state_last_seq", BigInteger, nullable=True),  # last_seq the edge announced on its state topic
     Column("last_reading_at", UtcDateTime, nullable=True),
     Column("last_test_at", UtcDateTime, nullable=True),  # last supervision signal (test kind, DC-09 poll, 602)
+    # The last supervision signal of each device: {"panel-1": "2026-11-24T05:00:00.000Z"}.
+    Column("device_tests", Document, nullable=False, default=dict),
     Column("first_seen_at", UtcDateTime, nullable=True),  # supervision counts from here until the first test
     Column("updated_at", UtcDateTime, nullable=True),
 )
@@ -168,7 +171,10 @@ webhook_outbox = Table(
     Column("delivered_at", UtcDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
     Column("last_status", Integer, nullable=True),  # HTTP status of the last attempt; None if no response
-    Column("failed_at", UtcDateTime, nullable=True),  # refused for good (4xx other than 408/429): kept, not retried
+    Column("failed_at", UtcDateTime, nullable=True),  # refused for good (410 Gone): kept, not retried
+    # The lease of the central process sending it now; another process takes the row over once it has expired.
+    Column("claimed_by", String(128), nullable=True),
+    Column("claimed_until", UtcDateTime, nullable=True),
     Index("ix_webhook_outbox_pending", "delivered_at", "next_attempt_at"),
     Index("ix_webhook_outbox_recipient", "recipient", "id"),
 )

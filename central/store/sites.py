@@ -19,7 +19,8 @@ from shaobing.envelope import Envelope, Kind
 
 # Contact ID 601 manual test / 602 periodic test; counted as supervision signals whatever kind a driver gave them.
 TEST_EVENT_CODES = frozenset({"601", "602"})
-DEFAULT_PARTITION = "1"
+# The edge's convention: partition 0 is the whole site, and an arming reading without a partition is about it.
+WHOLE_SITE = "0"
 
 
 class StateError(ValueError):
@@ -48,6 +49,7 @@ class Site:
     state_last_seq: int | None
     last_reading_at: datetime | None
     last_test_at: datetime | None
+    device_tests: dict[str, str]
     first_seen_at: datetime | None
     updated_at: datetime | None
 
@@ -90,10 +92,10 @@ def is_test_signal(envelope: Envelope) -> bool:
 
 
 def partition_of(data: Mapping[str, Any]) -> str:
-    """Partitions come as 1, "1" or "01" depending on the panel; one spelling keys the arming map."""
+    """Partitions come as 1, "1" or "01" depending on the panel; one spelling keys the arming map. None is "0"."""
     partition = data.get("partition")
     if partition is None or isinstance(partition, bool):
-        return DEFAULT_PARTITION
+        return WHOLE_SITE
     text = str(partition).strip()
     return str(int(text)) if text.isdigit() else text[:32]
 
@@ -103,15 +105,21 @@ def _arming_seq(entry: Any) -> int:
 
 
 def merge_arming(arming: Mapping[str, Any], envelopes: Iterable[Envelope]) -> dict[str, Any]:
-    """Apply `arming` readings in seq order: a late, older reading never overrides a newer state of its partition."""
+    """Apply `arming` readings in seq order: a late, older reading never overrides a newer state of its partition.
+
+    A whole-site reading (partition "0") replaces every partition's older entry; a partition's reading older than
+    the whole site's latest state is ignored, as that state has overridden it.
+    """
     merged = dict(arming)
     for envelope in sorted(envelopes, key=lambda e: e.seq):
         state = envelope.data.get("state")
         if envelope.kind is not Kind.ARMING or not isinstance(state, str):
             continue
         partition = partition_of(envelope.data)
-        if _arming_seq(merged.get(partition)) >= envelope.seq:
+        if _arming_seq(merged.get(partition)) >= envelope.seq or _arming_seq(merged.get(WHOLE_SITE)) >= envelope.seq:
             continue
+        if partition == WHOLE_SITE:
+            merged = {key: entry for key, entry in merged.items() if _arming_seq(entry) > envelope.seq}
         entry: dict[str, Any] = {"state": state, "seq": envelope.seq, "at": format_ts(envelope.ts)}
         user = envelope.data.get("user")
         if isinstance(user, str | int) and not isinstance(user, bool):
@@ -120,15 +128,37 @@ def merge_arming(arming: Mapping[str, Any], envelopes: Iterable[Envelope]) -> di
     return merged
 
 
-def any_armed(arming: Mapping[str, Any]) -> bool | None:
+def _is_armed(entry: Any) -> bool:
+    state = entry.get("state") if isinstance(entry, dict) else entry
+    return isinstance(state, str) and state.startswith("armed")
+
+
+def site_armed(arming: Mapping[str, Any]) -> bool | None:
+    """The whole site's state when it was set last (no partition changed since), else whether any partition is
+    armed; None while nothing is known."""
     if not arming:
         return None
-    states = [entry.get("state") if isinstance(entry, dict) else entry for entry in arming.values()]
-    return any(isinstance(state, str) and state.startswith("armed") for state in states)
+    whole = arming.get(WHOLE_SITE)
+    if whole is not None and all(_arming_seq(whole) >= _arming_seq(entry) for entry in arming.values()):
+        return _is_armed(whole)
+    return any(_is_armed(entry) for entry in arming.values())
+
+
+def _later(first: str | None, second: datetime) -> str:
+    if first is not None:
+        try:
+            if parse_ts(first) >= second:
+                return first
+        except (ValueError, OverflowError):
+            pass
+    return format_ts(second)
 
 
 async def ensure_sites(connection: AsyncConnection, site_ids: Iterable[str], *, now: datetime) -> None:
-    rows = [{"id": site, "arming": {}, "last_seq": 0, "first_seen_at": now, "updated_at": now} for site in site_ids]
+    rows = [
+        {"id": site, "arming": {}, "device_tests": {}, "last_seq": 0, "first_seen_at": now, "updated_at": now}
+        for site in site_ids
+    ]
     if rows:
         await connection.execute(insert_ignoring_conflicts(connection.dialect.name, sites, ["id"]), rows)
 
@@ -148,7 +178,7 @@ async def apply_readings(
         return {}
     await ensure_sites(connection, sorted(by_site), now=now)
     current = await connection.execute(
-        select(sites.c.id, sites.c.last_seq, sites.c.last_test_at, sites.c.arming, sites.c.armed)
+        select(sites.c.id, sites.c.last_seq, sites.c.last_test_at, sites.c.device_tests, sites.c.arming)
         .where(sites.c.id.in_(sorted(by_site)))
         .order_by(sites.c.id)
         .with_for_update()
@@ -159,11 +189,13 @@ async def apply_readings(
         envelopes = by_site[row.id]
         previous[row.id] = int(row.last_seq)
         last_test_at = row.last_test_at
+        device_tests = dict(row.device_tests or {})
         for envelope in envelopes:
             if is_test_signal(envelope):
                 # The edge's receipt time, but never in the future: a wrong clock must not silence supervision.
                 signal_at = min(envelope.rx, now)
                 last_test_at = signal_at if last_test_at is None else max(last_test_at, signal_at)
+                device_tests[envelope.device] = _later(device_tests.get(envelope.device), signal_at)
         arming = dict(row.arming or {})
         if any(envelope.kind is Kind.ARMING for envelope in envelopes):
             arming = merge_arming(arming, envelopes)
@@ -172,8 +204,9 @@ async def apply_readings(
                 "b_id": row.id,
                 "b_last_seq": max(int(row.last_seq), *(envelope.seq for envelope in envelopes)),
                 "b_last_test_at": last_test_at,
+                "b_device_tests": device_tests,
                 "b_arming": arming,
-                "b_armed": any_armed(arming),
+                "b_armed": site_armed(arming),
             }
         )
     await connection.execute(
@@ -182,6 +215,7 @@ async def apply_readings(
         .values(
             last_seq=bindparam("b_last_seq"),
             last_test_at=bindparam("b_last_test_at"),
+            device_tests=bindparam("b_device_tests", type_=sites.c.device_tests.type),
             arming=bindparam("b_arming", type_=sites.c.arming.type),
             armed=bindparam("b_armed"),
             last_reading_at=now,
@@ -192,23 +226,34 @@ async def apply_readings(
     return previous
 
 
-async def apply_state(connection: AsyncConnection, site: str, message: StateMessage, *, now: datetime) -> bool | None:
-    """Record a state-topic message; return whether the site was online before (None if never said)."""
+@dataclass(frozen=True, slots=True)
+class StateApplied:
+    was_online: bool | None  # None if the site never said
+    last_seq: int  # the highest seq central had stored when the state came
+
+
+async def apply_state(connection: AsyncConnection, site: str, message: StateMessage, *, now: datetime) -> StateApplied:
+    """Record a state-topic message.
+
+    Online, the site is online since the time it says (its connect). Offline (its will, or a goodbye), since the time
+    central heard it: the will carries the time the agent started, not the time it went away.
+    """
     await ensure_sites(connection, [site], now=now)
-    before = await connection.execute(select(sites.c.online).where(sites.c.id == site).with_for_update())
-    was_online: bool | None = before.scalar_one()
+    before = (
+        await connection.execute(select(sites.c.online, sites.c.last_seq).where(sites.c.id == site).with_for_update())
+    ).one()
     await connection.execute(
         update(sites)
         .where(sites.c.id == site)
         .values(
             online=message.online,
-            online_since=message.since or now,
+            online_since=(message.since or now) if message.online else now,
             version=message.version,
             state_last_seq=message.last_seq,
             updated_at=now,
         )
     )
-    return was_online
+    return StateApplied(was_online=before.online, last_seq=int(before.last_seq))
 
 
 def _site(row: Any) -> Site:

@@ -2,7 +2,9 @@
 
 A ticket is keyed by (site, class, device, zone, source): a `trouble` reading opens one, its restore closes it; a site
 whose MQTT will says offline gets a `comm_fail` ticket from the state topic, closed when it is back; supervision opens
-its own `comm_fail` when tests stop coming. Each source closes only its own tickets.
+its own `comm_fail` when tests stop coming (one per site, one per device). The ingest opens `seq_reused` when a site's
+readings come again under seqs that hold other readings, and `ingest_failed` when it set a message aside. Each source
+closes only its own tickets.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from central.store.schema import tickets
 from shaobing.envelope import Kind
 
 COMM_FAIL = "comm_fail"
+SEQ_REUSED = "seq_reused"  # the edge numbers its readings from 1 again (outbox lost, box replaced)
+INGEST_FAILED = "ingest_failed"  # a message that failed again and again alone was set aside
 SOURCE_READING = "reading"
 SOURCE_STATE = "state"
 SOURCE_SUPERVISION = "supervision"
+SOURCE_INGEST = "ingest"  # opened by central's ingest; closed by an operator
 OPENING_QUALIFIERS = frozenset({None, "new", "repeat"})
 CLOSING_QUALIFIERS = frozenset({"restore"})
 
@@ -100,6 +105,14 @@ async def close_tickets(
         update(tickets).where(_key(site, trouble_class, device, zone, source)).values(closed_at=now)
     )
     return int(result.rowcount)
+
+
+async def close_ticket_by_id(connection: AsyncConnection, ticket_id: int, *, now: datetime) -> bool:
+    """Close one open ticket (an operator's decision); False if it was not open."""
+    result = await connection.execute(
+        update(tickets).where(tickets.c.id == ticket_id, tickets.c.closed_at.is_(None)).values(closed_at=now)
+    )
+    return bool(result.rowcount)
 
 
 def _text_field(data: dict[str, Any], name: str, limit: int) -> str | None:

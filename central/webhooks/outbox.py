@@ -1,14 +1,18 @@
 """The durable webhook outbox: rows written in the same transaction as the change they announce, sent later.
 
-A row is pending until delivered (2xx) or failed for good (a 4xx other than 408/429). Each recipient's rows are sent
-in id order, so a recipient that was down gets every dispatch, in order, when it is back.
+A row is pending until delivered (2xx) or failed for good (410 Gone). Each recipient's rows are sent in id order, so
+a recipient that was down gets every dispatch, in order, when it is back.
+
+Several central processes share one outbox: before sending a row a process claims it with a lease (`claim`), one
+conditional UPDATE that only one process can win (PostgreSQL re-checks the condition on the locked row; SQLite has a
+single writer). A row whose lease has expired (its process died mid-POST) is taken over by the next claimant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -33,6 +37,8 @@ class Delivery:
     failed_at: datetime | None
     last_error: str | None
     last_status: int | None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
 
     @property
     def status(self) -> DeliveryStatus:
@@ -55,6 +61,8 @@ def _delivery(row: Any) -> Delivery:
         failed_at=row.failed_at,
         last_error=row.last_error,
         last_status=row.last_status,
+        claimed_by=row.claimed_by,
+        claimed_until=row.claimed_until,
     )
 
 
@@ -104,42 +112,96 @@ async def next_for(connection: AsyncConnection, recipient: str) -> Delivery | No
     return None if row is None else _delivery(row)
 
 
+async def claim(
+    connection: AsyncConnection, delivery_id: int, *, worker: str, now: datetime, lease: timedelta
+) -> Delivery | None:
+    """Take the lease of a pending, due row for `worker`; None when another process holds it (or it is settled).
+
+    One statement, so that of several processes claiming the same row exactly one wins: PostgreSQL re-evaluates the
+    WHERE on the row it has locked once the first claimant commits, SQLite has a single writer.
+    """
+    row = (
+        await connection.execute(
+            update(webhook_outbox)
+            .where(
+                webhook_outbox.c.id == delivery_id,
+                _pending(),
+                webhook_outbox.c.next_attempt_at <= now,
+                or_(
+                    webhook_outbox.c.claimed_until.is_(None),
+                    webhook_outbox.c.claimed_until <= now,
+                    webhook_outbox.c.claimed_by == worker,
+                ),
+            )
+            .values(claimed_by=worker, claimed_until=now + lease)
+            .returning(*webhook_outbox.c)
+        )
+    ).first()
+    return None if row is None else _delivery(row)
+
+
+def _held_by(delivery_id: int, worker: str) -> Any:
+    return and_(webhook_outbox.c.id == delivery_id, webhook_outbox.c.claimed_by == worker, _pending())
+
+
 async def mark_delivered(connection: AsyncConnection, delivery_id: int, *, status: int, now: datetime) -> None:
+    """Delivered is a fact whoever holds the lease now; the attempt is counted once."""
     await connection.execute(
         update(webhook_outbox)
-        .where(webhook_outbox.c.id == delivery_id)
+        .where(webhook_outbox.c.id == delivery_id, _pending())
         .values(
             delivered_at=now,
             attempts=webhook_outbox.c.attempts + 1,
             last_status=status,
             last_error=None,
+            claimed_by=None,
+            claimed_until=None,
         )
     )
 
 
 async def mark_retry(
-    connection: AsyncConnection, delivery_id: int, *, error: str, status: int | None, next_attempt_at: datetime
-) -> None:
-    await connection.execute(
+    connection: AsyncConnection,
+    delivery_id: int,
+    *,
+    error: str,
+    status: int | None,
+    next_attempt_at: datetime,
+    worker: str,
+) -> bool:
+    """Record a failed attempt and release the lease; False when the lease was lost meanwhile (nothing written)."""
+    result = await connection.execute(
         update(webhook_outbox)
-        .where(webhook_outbox.c.id == delivery_id)
+        .where(_held_by(delivery_id, worker))
         .values(
             attempts=webhook_outbox.c.attempts + 1,
             last_error=error[:2000],
             last_status=status,
             next_attempt_at=next_attempt_at,
+            claimed_by=None,
+            claimed_until=None,
         )
     )
+    return bool(result.rowcount)
 
 
 async def mark_failed(
-    connection: AsyncConnection, delivery_id: int, *, error: str, status: int | None, now: datetime
-) -> None:
-    await connection.execute(
+    connection: AsyncConnection, delivery_id: int, *, error: str, status: int | None, now: datetime, worker: str
+) -> bool:
+    """Refused for good (410 Gone): kept, never sent again; False when the lease was lost meanwhile."""
+    result = await connection.execute(
         update(webhook_outbox)
-        .where(webhook_outbox.c.id == delivery_id)
-        .values(attempts=webhook_outbox.c.attempts + 1, last_error=error[:2000], last_status=status, failed_at=now)
+        .where(_held_by(delivery_id, worker))
+        .values(
+            attempts=webhook_outbox.c.attempts + 1,
+            last_error=error[:2000],
+            last_status=status,
+            failed_at=now,
+            claimed_by=None,
+            claimed_until=None,
+        )
     )
+    return bool(result.rowcount)
 
 
 async def list_deliveries(

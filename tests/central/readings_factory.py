@@ -30,6 +30,7 @@ def envelope(site: str, seq: int, kind: Kind = Kind.POSITION, data: dict[str, An
 class Message:
     topic: str
     payload: bytes
+    retain: bool = False
 
 
 def event_message(env: Envelope) -> Message:

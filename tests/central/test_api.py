@@ -530,3 +530,26 @@ def test_short_tokens_are_refused() -> None:
             command_sender=RecordingSender(),
             clock=Clock(),
         )
+
+
+async def test_an_operator_closes_a_ticket_the_ingest_opened_and_only_that_kind(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(tickets).values(
+                site="shop-1", trouble_class="seq_reused", opened_at=T0, detail="seq 1 came again", source="ingest"
+            )
+        )
+    listed = (await client.get("/api/sites/shop-1/tickets", headers=VIEWER)).json()
+    by_class = {ticket["trouble_class"]: ticket for ticket in listed}
+    reused, ac_loss = by_class["seq_reused"], by_class["ac_loss"]
+    assert (reused["source"], ac_loss["source"]) == ("ingest", "reading")
+
+    assert_detail(await client.post(f"/api/sites/shop-1/tickets/{reused['id']}/close", headers=VIEWER), 403)
+    assert_detail(await client.post(f"/api/sites/shop-1/tickets/{ac_loss['id']}/close", headers=ALICE), 409)
+    assert_detail(await client.post(f"/api/sites/shop-2/tickets/{reused['id']}/close", headers=ALICE), 404)
+    response = await client.post(f"/api/sites/shop-1/tickets/{reused['id']}/close", headers=ALICE)
+    assert response.status_code == 200, response.text
+    assert [ticket["trouble_class"] for ticket in response.json()] == ["ac_loss"]
+    assert_detail(await client.post(f"/api/sites/shop-1/tickets/{reused['id']}/close", headers=ALICE), 404)

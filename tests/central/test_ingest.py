@@ -15,13 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from central.ingest import Ingest
 from central.ingest_settings import IngestSettings
 from central.model import StoredReading
+from central.rules import AlarmRules
+from central.rules_settings import RoleRecipients, RulesSettings
 from central.store import gaps, sites, tickets
+from central.store.db import create_engine, open_database
 from central.store.rejected import recent_rejections
+from central.store.schema import dispatches as dispatches_table
 from central.store.schema import readings
 from central.store.schema import tickets as tickets_table
 from shaobing import topics
 from shaobing.broker import BrokerUser, MosquittoBroker
+from shaobing.envelope import Kind
 from shaobing.mqtt import MqttLink, MqttSettings
+from shaobing.net import free_port
 
 from .readings_factory import envelope
 
@@ -78,8 +84,7 @@ async def _count(engine: AsyncEngine) -> int:
 
 async def _started(ingest: Ingest) -> None:
     async with asyncio.timeout(10):
-        await ingest.wait_connected()
-    await asyncio.sleep(0.2)  # the subscriptions are sent right after the CONNACK
+        await ingest.wait_subscribed()
 
 
 async def test_two_thousand_readings_and_their_resends_are_stored_once(
@@ -200,7 +205,7 @@ async def test_a_message_the_database_refuses_is_set_aside_and_the_rest_is_store
     async with engine.connect() as connection:
         refused = await recent_rejections(connection)
         open_gaps = [(gap.first_seq, gap.last_seq) for gap in await gaps.open_gaps(connection)]
-    assert [r.reason.split(":")[0] for r in refused] == ["refused by the database"]
+    assert [r.reason.split(":")[:2] for r in refused] == [["failed 3 times alone, set aside", " IntegrityError"]]
     assert b'"poison":true' in refused[0].payload
     assert open_gaps == [(5, 5)]  # and the loss shows
 
@@ -250,3 +255,59 @@ async def test_an_edge_that_dies_gets_a_comm_fail_ticket_from_its_will(
     assert [(t.trouble_class, t.detail, t.source) for t in opened] == [("comm_fail", "site offline", "state")]
     assert site is not None
     assert site.online is False
+
+
+async def test_a_reading_a_rule_always_fails_on_is_set_aside_and_the_others_are_stored_and_dispatched(
+    engine: AsyncEngine, mosquitto: MosquittoBroker
+) -> None:
+    rules = AlarmRules(RulesSettings(recipients=RoleRecipients(security=["guards"])), logger=LOG)
+
+    async def rules_with_a_bug(connection: AsyncConnection, stored: list[StoredReading]) -> None:
+        if any(reading.envelope.data.get("zone") == 13 for reading in stored):
+            raise RuntimeError("rule bug: zone 13")  # not a database error: before, ingest stopped on it for good
+        await rules.on_stored(connection, stored)
+
+    alarms = [envelope("shop-a", seq, Kind.ALARM, {"class": "burglary", "zone": seq + 10}) for seq in (1, 2, 3, 4, 5)]
+    async with _ingest(engine, mosquitto, on_stored=rules_with_a_bug) as ingest:
+        await _started(ingest)
+        await _publish(mosquitto, [(topics.event("shop-a", Kind.ALARM), alarm.to_json()) for alarm in alarms])
+        await _until(lambda: ingest.counters.stored == 4 and ingest.counters.quarantined == 1)
+        await _publish(mosquitto, _events([6]))  # and the ingest goes on
+        await _until(lambda: ingest.counters.stored == 5)
+    async with engine.connect() as connection:
+        stored_seqs = [int(s) for (s,) in await connection.execute(select(readings.c.seq).order_by(readings.c.seq))]
+        zones = sorted(z for (z,) in await connection.execute(select(dispatches_table.c.zone)))
+        refused = await recent_rejections(connection)
+        opened = await tickets.list_tickets(connection, site="shop-a")
+        open_gaps = [(gap.first_seq, gap.last_seq) for gap in await gaps.open_gaps(connection)]
+    assert stored_seqs == [1, 2, 4, 5, 6]
+    assert zones == ["11", "12", "14", "15"]
+    assert len(refused) == 1 and "RuntimeError: rule bug: zone 13" in refused[0].reason
+    assert b'"zone":13' in refused[0].payload
+    assert [(t.trouble_class, t.source) for t in opened] == [("ingest_failed", "ingest")]
+    assert "RuntimeError" in opened[0].detail
+    assert open_gaps == [(3, 3)]
+
+
+async def test_the_database_out_of_reach_is_retried_without_end_and_nothing_is_set_aside(
+    database_url: str, tmp_path: Path, mosquitto: MosquittoBroker
+) -> None:
+    if database_url.startswith("sqlite"):
+        unreachable = create_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'central.db'}")
+    else:
+        unreachable = create_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/test")
+    try:
+        async with _ingest(unreachable, mosquitto) as down:
+            await _started(down)
+            await _publish(mosquitto, _events([1, 2, 3]))
+            # Far beyond split_after_failures: a message set aside here would be lost for no fault of its own.
+            await _until(lambda: down.counters.failed_attempts >= 4 * SETTINGS.split_after_failures)
+        assert (down.counters.quarantined, down.counters.rejected, down.counters.stored) == (0, 0, 0)
+    finally:
+        await unreachable.dispose()
+    engine = await open_database(database_url)
+    try:
+        async with _ingest(engine, mosquitto) as back:  # the broker kept all three for the session
+            await _until(lambda: back.counters.stored == 3)
+    finally:
+        await engine.dispose()

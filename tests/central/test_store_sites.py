@@ -78,14 +78,24 @@ async def test_state_messages_set_online_version_and_announced_seq(engine: Async
     payload = json.dumps({"online": True, "since": "2026-11-24T04:59:00.000Z", "version": "0.1.0", "last_seq": 42})
     async with engine.begin() as connection:
         before = await sites.apply_state(connection, "shop-a", sites.parse_state(payload.encode()), now=NOW)
-    assert before is None
+    assert before.was_online is None
     site = await _site(engine)
     assert (site.online, site.version, site.state_last_seq) == (True, "0.1.0", 42)
     assert site.online_since == datetime(2026, 11, 24, 4, 59, tzinfo=UTC)
     async with engine.begin() as connection:
         before = await sites.apply_state(connection, "shop-a", sites.StateMessage(False, None, None, None), now=NOW)
-    assert before is True
+    assert before.was_online is True
     assert (await _site(engine)).online is False
+
+
+async def test_a_site_is_offline_since_central_heard_its_will_not_since_the_agent_started(engine: AsyncEngine) -> None:
+    # The will is fixed when the agent connects: its `since` is the agent's start, hours before it went away.
+    will = b'{"online": false, "since": "2026-11-24T01:00:00.000Z", "version": "0.1.0", "last_seq": 7}'
+    heard_at = NOW + timedelta(minutes=3)
+    async with engine.begin() as connection:
+        await sites.apply_state(connection, "shop-a", sites.parse_state(will), now=heard_at)
+    site = await _site(engine)
+    assert (site.online, site.online_since) == (False, heard_at)
 
 
 @pytest.mark.parametrize(
@@ -107,8 +117,48 @@ def test_malformed_state_payloads_are_refused_with_a_reason(payload: bytes, reas
         sites.parse_state(payload)
 
 
-def test_partitions_are_spelled_one_way() -> None:
+def test_partitions_are_spelled_one_way_and_none_is_the_whole_site() -> None:
     assert sites.partition_of({"partition": 1}) == "1"
     assert sites.partition_of({"partition": "01"}) == "1"
-    assert sites.partition_of({}) == "1"
+    assert sites.partition_of({}) == "0"  # as the edge: no partition is partition 0, the whole site
+    assert sites.partition_of({"partition": None}) == "0"
+    assert sites.partition_of({"partition": 0}) == "0"
     assert sites.partition_of({"partition": "garage"}) == "garage"
+
+
+def _whole_site(seq: int, state: str) -> Envelope:
+    return envelope("shop-a", seq, Kind.ARMING, {"state": state, "user": 3})
+
+
+async def test_a_whole_site_arming_replaces_every_partition(engine: AsyncEngine) -> None:
+    await _store(engine, [_arming(1, "armed", 1), _arming(2, "armed", 2)])
+    await _store(engine, [_whole_site(3, "disarmed")])  # the whole site disarmed: no partition stays armed
+    site = await _site(engine)
+    assert (sorted(site.arming), site.arming["0"]["state"], site.armed) == (["0"], "disarmed", False)
+
+    await _store(engine, [_arming(2, "armed", 2)])  # a late, older partition reading: overridden by the whole site
+    assert (await _site(engine)).armed is False
+
+    await _store(engine, [_arming(5, "armed", 2)])  # set after the whole site: one armed partition arms the site
+    site = await _site(engine)
+    assert (sorted(site.arming), site.armed) == (["0", "2"], True)
+
+    await _store(engine, [_whole_site(7, "armed"), _arming(6, "disarmed", 2)])  # whole site last, within a batch
+    site = await _site(engine)
+    assert (sorted(site.arming), site.armed) == (["0"], True)
+
+    # Partition 1 disarmed after the whole site was armed: the rest of the site is still armed.
+    await _store(engine, [_arming(8, "disarmed", 1)])
+    site = await _site(engine)
+    assert (site.arming["1"]["state"], site.armed) == ("disarmed", True)
+    await _store(engine, [_whole_site(9, "disarmed"), _arming(10, "disarmed", 1)])
+    assert (await _site(engine)).armed is False
+
+
+def test_armed_is_the_whole_sites_state_when_set_last_else_any_partition() -> None:
+    assert sites.site_armed({}) is None
+    assert sites.site_armed({"0": {"state": "armed", "seq": 4}}) is True
+    assert sites.site_armed({"0": {"state": "disarmed", "seq": 4}, "2": {"state": "armed", "seq": 5}}) is True
+    assert sites.site_armed({"0": {"state": "armed", "seq": 4}, "2": {"state": "disarmed", "seq": 5}}) is True
+    assert sites.site_armed({"0": {"state": "disarmed", "seq": 6}, "2": {"state": "armed", "seq": 5}}) is False
+    assert sites.site_armed({"1": {"state": "disarmed", "seq": 1}, "2": {"state": "disarmed", "seq": 2}}) is False

@@ -30,8 +30,8 @@ class StepClock:
         return self.moment.timestamp()
 
 
-async def _send(engine: AsyncEngine, site: str, seq: int, kind: Kind, at: datetime) -> None:
-    reading = Envelope(site, seq, "panel", kind, at, at, 4, {})
+async def _send(engine: AsyncEngine, site: str, seq: int, kind: Kind, at: datetime, device: str = "panel") -> None:
+    reading = Envelope(site, seq, device, kind, at, at, 4, {})
     async with engine.begin() as connection:
         await BatchStore().process(connection, [event_message(reading)], now=at)
 
@@ -79,6 +79,44 @@ async def test_per_site_intervals_override_the_default_and_zero_is_off(engine: A
         outcome = await supervise_once(connection, SupervisionSettings(), now=T0 + 11 * HOUR)
     assert outcome.closed == ["shop-b"]
     assert await _open(engine) == []
+
+
+async def _device_tickets(engine: AsyncEngine) -> list[tuple[str, str | None, str]]:
+    async with engine.connect() as connection:
+        found = await tickets.list_tickets(connection)
+    return [(t.site, t.device, t.detail) for t in found if t.source == "supervision" and t.device is not None]
+
+
+async def test_a_panel_whose_tests_stop_is_flagged_while_the_other_panel_of_its_site_keeps_testing(
+    engine: AsyncEngine,
+) -> None:
+    settings = SupervisionSettings(test_interval_s=3600, grace_s=600)
+    clock = StepClock(T0)
+    supervisor = Supervisor(engine, settings, log=logging.getLogger("test"), clock=clock)
+    await _send(engine, "shop-a", 1, Kind.TEST, T0, device="panel-1")
+    await _send(engine, "shop-a", 2, Kind.TEST, T0, device="panel-2")
+    seq = 3
+    for hour in (1, 2):  # panel-1 stops; panel-2 tests every hour
+        clock.moment = T0 + hour * HOUR
+        await _send(engine, "shop-a", seq, Kind.TEST, clock.moment, device="panel-2")
+        seq += 1
+    clock.moment = T0 + 2 * HOUR
+    outcome = await supervisor.check()
+    assert (outcome.opened, outcome.devices_opened) == ([], [("shop-a", "panel-1")])
+    detail = "supervision: no test/poll from device panel-1 since 2026-11-24T05:00:00.000Z"
+    assert await _open(engine) == [("shop-a", detail)]
+    assert (await supervisor.check()).devices_opened == []  # one ticket, not one per round
+
+    # panel-1 tests again: the ingest closes its ticket at once.
+    await _send(engine, "shop-a", seq, Kind.TEST, clock.moment, device="panel-1")
+    assert await _device_tickets(engine) == []
+
+
+async def test_a_single_panel_site_gets_the_site_ticket_only(engine: AsyncEngine) -> None:
+    await _send(engine, "shop-a", 1, Kind.TEST, T0, device="panel-1")
+    async with engine.begin() as connection:
+        outcome = await supervise_once(connection, SupervisionSettings(test_interval_s=60, grace_s=0), now=T0 + HOUR)
+    assert (outcome.opened, outcome.devices_opened) == (["shop-a"], [])
 
 
 def test_supervision_settings_are_closed() -> None:

@@ -13,13 +13,15 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from central.webhooks.outbox import enqueue, list_deliveries
+from central.store.schema import webhook_outbox
+from central.webhooks.outbox import claim, enqueue, list_deliveries, mark_retry
 from central.webhooks.sender import WebhookRecipient, WebhookSender, WebhookSettings, backoff_delay
 from central.webhooks.signing import sign, signature_headers, verify
 from shaobing.clock import SystemClock
@@ -223,9 +225,12 @@ async def test_a_recipient_that_is_down_gets_every_dispatch_once_it_is_back(engi
     assert [(d.status, d.last_status, d.last_error) for d in delivered] == [("delivered", 204, None)] * 3
 
 
-async def test_server_errors_are_retried_and_refusals_are_kept_as_failed(engine: AsyncEngine) -> None:
+async def test_every_failure_is_retried_and_only_gone_is_kept_as_failed(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
     port = free_port()
-    answers = iter([503, 429, 200, 400, 201])
+    # A misconfigured gateway answers 401, 403, 404 for a while: the police notification must still get through.
+    answers = iter([503, 429, 401, 403, 404, 400, 302, 200, 410, 201])
     receiver = Receiver(answer=lambda _received: next(answers))
     first = await put(engine, 1)
     refused = await put(engine, 2)
@@ -240,11 +245,16 @@ async def test_server_errors_are_retried_and_refusals_are_kept_as_failed(engine:
         await eventually(settled)
     async with engine.connect() as connection:
         rows = {d.id: d for d in await list_deliveries(connection, statuses=["pending", "failed", "delivered"])}
-    assert (rows[first].status, rows[first].attempts, rows[first].last_status) == ("delivered", 3, 200)
-    assert (rows[refused].status, rows[refused].attempts, rows[refused].last_status) == ("failed", 1, 400)
-    assert (rows[refused].last_error or "").startswith("HTTP 400")
+    assert (rows[first].status, rows[first].attempts, rows[first].last_status) == ("delivered", 8, 200)
+    assert (rows[refused].status, rows[refused].attempts, rows[refused].last_status) == ("failed", 1, 410)
+    assert (rows[refused].last_error or "").startswith("HTTP 410")
     assert rows[last].status == "delivered"
-    assert [r.headers["x-shaobing-delivery"] for r in receiver.received] == [str(i) for i in (1, 1, 1, 2, 3)]
+    assert [r.headers["x-shaobing-delivery"] for r in receiver.received] == [str(i) for i in [1] * 8 + [2, 3]]
+    # Logged at ERROR once while the recipient kept failing (the other attempts as warnings), then its recovery.
+    errors = [r.getMessage() for r in caplog.records if r.name == LOG.name and r.levelno >= logging.ERROR]
+    assert len(errors) == 2, errors
+    assert errors[0].startswith("webhook recipient guards is failing") and "HTTP 503" in errors[0]
+    assert "gone" in errors[1]
 
 
 async def test_a_new_row_is_sent_at_once_when_the_sender_is_woken(engine: AsyncEngine) -> None:
@@ -272,6 +282,82 @@ async def test_rows_of_an_unconfigured_recipient_stay_pending_and_visible(engine
         [pending] = await list_deliveries(connection)
     assert (pending.recipient, pending.status, pending.attempts) == ("nobody-configured", "pending", 0)
     assert receiver.received == []
+
+
+async def test_several_processes_send_each_delivery_once(engine: AsyncEngine) -> None:
+    port = free_port()
+    receiver = Receiver()
+    ids = [await put(engine, dispatch_id) for dispatch_id in range(1, 31)]
+    senders = [
+        WebhookSender(engine, settings_for(port), clock=SystemClock(), logger=LOG, worker=f"central-{n}")
+        for n in (1, 2, 3)
+    ]
+    async with serving(receiver, port), running(senders[0]), running(senders[1]), running(senders[2]):
+
+        async def all_delivered() -> bool:
+            async with engine.connect() as connection:
+                return not await list_deliveries(connection)
+
+        await eventually(all_delivered)
+        await asyncio.sleep(0.3)  # time enough for a second POST of any of them to show
+    assert [r.headers["x-shaobing-delivery"] for r in receiver.received] == [str(i) for i in ids]
+
+
+async def _claim_for(engine: AsyncEngine, delivery_id: int, worker: str, until: datetime) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(webhook_outbox)
+            .where(webhook_outbox.c.id == delivery_id)
+            .values(claimed_by=worker, claimed_until=until)
+        )
+
+
+async def test_a_row_leased_by_a_live_process_waits_and_an_expired_lease_is_taken_over(engine: AsyncEngine) -> None:
+    port = free_port()
+    receiver = Receiver()
+    first = await put(engine, 1)
+    # Another process claimed the row and is posting it (its lease runs 0.6 s more): not sent twice meanwhile.
+    await _claim_for(engine, first, "central-elsewhere", datetime.now(UTC) + timedelta(seconds=0.6))
+    sender = WebhookSender(engine, settings_for(port), clock=SystemClock(), logger=LOG, worker="central-here")
+    async with serving(receiver, port), running(sender):
+        await asyncio.sleep(0.3)
+        assert receiver.received == []
+
+        async def delivered() -> bool:  # that process died: once its lease has expired, the row is taken over
+            async with engine.connect() as connection:
+                return bool(await list_deliveries(connection, statuses=["delivered"]))
+
+        await eventually(delivered, within=5)
+    async with engine.connect() as connection:
+        [row] = await list_deliveries(connection, statuses=["delivered"])
+    assert (row.id, row.claimed_by, row.claimed_until) == (first, None, None)
+    assert len(receiver.received) == 1
+
+
+async def test_a_claim_is_won_by_one_process_only(engine: AsyncEngine) -> None:
+    delivery_id = await put(engine, 1)
+    now = datetime.now(UTC)
+    lease = timedelta(seconds=30)
+    async with engine.begin() as connection:
+        won = await claim(connection, delivery_id, worker="central-1", now=now, lease=lease)
+    async with engine.begin() as connection:
+        lost = await claim(connection, delivery_id, worker="central-2", now=now, lease=lease)
+    async with engine.begin() as connection:
+        taken_over = await claim(connection, delivery_id, worker="central-2", now=now + lease, lease=lease)
+    assert won is not None and (won.claimed_by, won.claimed_until) == ("central-1", now + lease)
+    assert lost is None
+    assert taken_over is not None and taken_over.claimed_by == "central-2"
+    async with engine.begin() as connection:  # the first one's result comes too late: it does not overwrite
+        recorded = await mark_retry(
+            connection, delivery_id, error="late", status=None, next_attempt_at=now, worker="central-1"
+        )
+    assert recorded is False
+
+
+def test_the_lease_must_outlast_a_post() -> None:
+    one = {"name": "guards", "url": "http://127.0.0.1:1/", "secret": SECRET, "timeout": 30}
+    with pytest.raises(ValueError, match="lease_s"):
+        WebhookSettings.model_validate({"recipients": [one], "lease_s": 30})
 
 
 async def _true_when(value: bool) -> bool:

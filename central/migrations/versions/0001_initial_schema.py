@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 04:56:39.313707
+Create Date: 2026-11-24 05:44:59.607726
 """
 
 from __future__ import annotations
@@ -93,6 +93,9 @@ def upgrade() -> None:
         sa.Column("state_last_seq", sa.BigInteger(), nullable=True),
         sa.Column("last_reading_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("last_test_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "device_tests", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
         sa.Column("first_seen_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("updated_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sites")),
@@ -130,6 +133,8 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("last_status", sa.Integer(), nullable=True),
         sa.Column("failed_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("claimed_by", sa.String(length=128), nullable=True),
+        sa.Column("claimed_until", central.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_outbox")),
     )
     with op.batch_alter_table("webhook_outbox", schema=None) as batch_op:
