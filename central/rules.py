@@ -56,7 +56,7 @@ class Decision:
     partition: str | None
     priority: int
     roles: tuple[str, ...]
-    escalate_now: bool  # to 110 at once (life-safety)
+    escalate_now: bool  # to 110 at once (life safety, or confirmed by the panel)
     timer: bool  # escalate to 110 if not acknowledged in time
 
 
@@ -102,8 +102,17 @@ def decide(envelope: Envelope, site_armed: bool | None, settings: RulesSettings)
     if armed is False and not always:
         return None
     if alarm_class in BURGLARY_LIKE:
+        if data.get("verified") is True:  # confirmed by the panel itself (SIA BV, Contact ID 139): 110 at once
+            return decision(PRIORITY_BURGLARY, ("security", "police"), now=True)
         return decision(PRIORITY_BURGLARY, ("security",), timer=True)
     return decision(PRIORITY_OTHER, ("security",))
+
+
+def _reason_now(decision: Decision) -> EscalationReason | None:
+    """Why a dispatch goes to 110 the moment it is raised: life safety, or an alarm the panel already confirmed."""
+    if not decision.escalate_now:
+        return None
+    return EscalationReason.PANIC if decision.alarm_class in LIFE_SAFETY else EscalationReason.CONFIRMED
 
 
 class AlarmRules:
@@ -162,7 +171,7 @@ class AlarmRules:
             priority=decision.priority,
             recipients=recipients,
             escalate_at=at + timedelta(seconds=self._settings.escalate_after) if decision.timer else None,
-            escalation_reason=EscalationReason.PANIC if decision.escalate_now else None,
+            escalation_reason=_reason_now(decision),
         )
         dispatch, created = await raise_dispatch(connection, new, at=at)
         if not recipients:

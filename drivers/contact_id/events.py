@@ -21,6 +21,8 @@ _PANIC: Final[dict[int, tuple[str, str | None]]] = {
     120: ("panic", None), 121: ("duress", None), 122: ("panic", "silent"), 123: ("panic", "audible"),
     124: ("duress", "access_granted"), 125: ("duress", "egress_granted"), 126: ("panic", "hold_up_suspicion"),
 }
+# 139: a second detector (the verifier) confirmed the intrusion: the panel itself says the alarm is real.
+INTRUSION_VERIFIED: Final = 139
 # alarm codes whose CCC field is a user number, not a zone (DC-05 appendix C)
 _BY_USER: Final = frozenset({121, 126})
 _BURGLARY: Final[dict[int, str | None]] = {
@@ -125,6 +127,8 @@ def contact_id_reading(*, qualifier: str, event_code: int, partition: int, zone_
             data["detail"] = detail
         if detail in ("silent", "silent_burglary"):
             data["silent"] = True
+        if event_code == INTRUSION_VERIFIED:
+            data["verified"] = True
         return Kind.ALARM, data
     if 300 <= event_code <= 399:
         cls, detail = _trouble_class(event_code)

@@ -273,3 +273,25 @@ async def test_a_dispatch_without_configured_recipients_still_queues(engine: Asy
 
 def test_conflict_error_keeps_its_reason() -> None:
     assert DispatchConflict("raced").reason == "raced"
+
+
+async def test_a_burglary_the_panel_verified_goes_to_110_at_once_as_confirmed(engine: AsyncEngine) -> None:
+    rules, _ = make_rules()
+    await set_site(engine, "shop-1", True)
+    await store(engine, rules, alarm("shop-1", 1, **{"class": "burglary", "zone": 2, "verified": True}),
+                alarm("shop-1", 2, **{"class": "burglary", "zone": 5}))
+    async with engine.connect() as connection:
+        found = {d.zone: d for d in await list_dispatches(connection)}
+    verified, plain = found["2"], found["5"]
+    assert (verified.escalation_reason, verified.escalated_at, verified.escalate_at) == ("confirmed", T0, None)
+    assert verified.recipients == ["guards", "police-110"]
+    assert (plain.escalation_reason, plain.escalate_at) == (None, T0 + timedelta(seconds=120))
+    assert plain.recipients == ["guards"]
+
+
+async def test_a_verified_burglary_at_a_disarmed_site_is_still_only_recorded(engine: AsyncEngine) -> None:
+    rules, _ = make_rules()
+    await set_site(engine, "shop-1", False)
+    await store(engine, rules, alarm("shop-1", 1, **{"class": "burglary", "zone": 2, "verified": True}))
+    async with engine.connect() as connection:
+        assert await list_dispatches(connection) == []

@@ -323,3 +323,12 @@ def test_framer_line_at_the_limit_is_a_line() -> None:
     lines = framer.feed(b"x" * 20 + b"\r")
     assert lines == [b"x" * 20]
     assert not isinstance(lines[0], Overflow)
+
+
+def test_intrusion_verifier_139_marks_the_burglary_verified() -> None:
+    kind, data = contact_id_reading(qualifier="new", event_code=139, partition=1, zone_or_user=4,
+                                    source="contact_id", account="1234")
+    assert (kind, data["class"], data["verified"]) == (Kind.ALARM, "burglary", True)
+    _, plain = contact_id_reading(qualifier="new", event_code=130, partition=1, zone_or_user=4,
+                                  source="contact_id", account="1234")
+    assert "verified" not in plain
