@@ -4,12 +4,16 @@ Each driver, the uplink and the command handler run as named tasks of one task g
 returns) is logged and started again after a delay that grows to a minute: one bad device never takes the agent down.
 Stopping (SIGTERM/SIGINT for `shaobing edge`) stops the drivers, publishes the offline state, closes the MQTT link
 cleanly (so the will does not fire) and commits what is queued in the outbox.
+
+If the outbox's writer dies, nothing more can be made durable: the outbox refuses every reading at once (no device is
+acknowledged), the agent stops its tasks and `wait_failed()` returns; `shaobing edge` then goes offline cleanly and
+exits with an error, for its service manager (systemd `Restart=always`) to start it again on a freshly opened outbox.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,7 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from drivers.base import Driver, DriverContext, DriverStats, create_driver
-from edge.arming import ArmingBook
+from edge.arming import ArmingBook, ArmingChange
 from edge.commands import CommandHandler
 from edge.config import EdgeConfig, load_edge_config
 from edge.outbox import Outbox
@@ -34,6 +38,10 @@ RESTART_DELAY_MIN = 1.0
 RESTART_DELAY_MAX = 60.0
 
 
+class AgentFailed(RuntimeError):
+    """The agent cannot go on (its outbox writer died); the process must exit and be started again."""
+
+
 class AgentSink:
     """The `ReadingSink` every driver is given: arming state in, `site_armed` onto alarms, then the outbox."""
 
@@ -43,12 +51,17 @@ class AgentSink:
 
     async def submit(self, reading: Reading) -> int:
         if reading.kind == Kind.ARMING:
-            statements = self._arming.observe(reading)
-            if statements:
-                self._outbox.write_nowait(statements)  # same group commit, ahead of the reading
+            change = self._arming.change_for(reading)
+            if change is not None:
+                # The state changes with the reading's own commit, or not at all.
+                return await self._outbox.submit(reading, statements=change.statements,
+                                                 on_commit=functools.partial(self._applied, change))
         elif reading.kind == Kind.ALARM:
             reading = self._arming.annotate(reading)
         return await self._outbox.submit(reading)
+
+    def _applied(self, change: ArmingChange, seq: int) -> None:
+        self._arming.apply(change)
 
 
 @dataclass
@@ -94,6 +107,8 @@ class EdgeAgent:
         self._uplink: Uplink | None = None
         self._commands: CommandHandler | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._failure: str | None = None
+        self._failed = asyncio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -130,7 +145,8 @@ class EdgeAgent:
                 for driver in drivers
             ]
             self._commands = CommandHandler(self.site, outbox=self.outbox, sink=self.sink, drivers=drivers,
-                                            clock=self._clock, log=self._log.getChild("commands"))
+                                            clock=self._clock, log=self._log.getChild("commands"),
+                                            max_age=self.config.commands.max_command_age)
             await self._commands.load()
             mqtt = self.config.mqtt
             settings = MqttSettings(
@@ -156,6 +172,7 @@ class EdgeAgent:
             await self.outbox.close()
             raise
         self._runner = asyncio.create_task(self._run(link, uplink, self._commands), name=f"edge-agent-{self.site}")
+        self._runner.add_done_callback(self._runner_stopped)
         self._log.info("edge agent for site %s started: %d drivers, broker %s", self.site, len(self._drivers),
                        mqtt.url)
 
@@ -169,6 +186,33 @@ class EdgeAgent:
                 group.create_task(self._supervise(running), name=f"driver:{running.driver.name}")
             group.create_task(self._keep_running("uplink", uplink.run), name="uplink")
             group.create_task(self._keep_running("commands", lambda: commands.run(link)), name="commands")
+            group.create_task(self._watch_outbox(), name="outbox-watch")
+
+    async def _watch_outbox(self) -> None:
+        reason = await self.outbox.wait_failed()
+        raise AgentFailed(f"site {self.site}: {reason}")
+
+    def _runner_stopped(self, runner: asyncio.Task[None]) -> None:
+        if runner.cancelled():
+            return  # stopped on purpose
+        error = runner.exception()
+        if error is None:
+            return
+        failures = error.exceptions if isinstance(error, BaseExceptionGroup) else (error,)
+        self._failure = "; ".join(str(failure) for failure in failures)
+        self._log.critical("edge agent for site %s cannot go on: %s; stopping, to be started again", self.site,
+                           self._failure)
+        self._failed.set()
+
+    @property
+    def failure(self) -> str | None:
+        """Why the agent stopped by itself (None while it runs, or after a requested stop)."""
+        return self._failure
+
+    async def wait_failed(self) -> str:
+        """Return (with the reason) once the agent has stopped by itself and must be started again."""
+        await self._failed.wait()
+        return self._failure or "stopped"
 
     async def _keep_running(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         """The uplink and the command handler are not expected to fail; if one does, it starts again."""
@@ -201,8 +245,7 @@ class EdgeAgent:
         runner, self._runner = self._runner, None
         if runner is not None:
             runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
+            await asyncio.wait([runner])  # a failure has been logged by _runner_stopped
         link, self._link = self._link, None
         if link is not None:
             await self.presence.announce_offline(link)
@@ -248,8 +291,15 @@ async def run_edge(path: Path) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with EdgeAgent(config, config_source=str(path)):
-            await stop.wait()
+        async with EdgeAgent(config, config_source=str(path)) as agent:
+            stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+            failing = asyncio.create_task(agent.wait_failed(), name="agent-failure")
+            await asyncio.wait([stopping, failing], return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            failing.cancel()
+            await asyncio.wait([stopping, failing])
+        if agent.failure is not None:
+            raise AgentFailed(agent.failure)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -5,9 +5,14 @@ from central's arm/disarm commands (which pass through the sink as arming readin
 `site_armed` (True, False, or None when unknown) before it is committed: central then judges the alarm by the state at
 the moment it happened, even when the alarm overtakes the arming reading on the way (alarms drain first).
 
-Partitions: an arming reading without a partition applies to partition 0, the whole site. An alarm in partition p
-takes p's state, else the whole site's; an alarm without a partition takes the whole site's state, else the state all
-known partitions agree on, else None.
+A change takes effect (in memory and in the `arming` table) only when its arming reading is committed, in the same
+transaction (`change_for` gives the SQL and the outbox runs it with the reading; `apply` follows the commit): a
+reading the outbox refuses, or a commit that fails, changes nothing.
+
+Partitions: an arming reading without a partition applies to partition 0, the whole site. A whole-site change
+replaces every partition's own entry (a whole-site disarm disarms them all); a later change of one partition is kept
+beside it. An alarm in partition p takes p's state, else the whole site's; an alarm without a partition takes the
+whole site's state, else the state all known partitions agree on, else None.
 """
 
 from __future__ import annotations
@@ -46,6 +51,15 @@ class PartitionState:
         return self.state == "armed"
 
 
+@dataclass(frozen=True)
+class ArmingChange:
+    """What one arming reading would set, and the SQL that stores it (run in the reading's own transaction)."""
+
+    partition: int
+    entry: PartitionState
+    statements: list[Statement]
+
+
 def _partition_of(data: dict[str, Any]) -> int | None:
     value = data.get("partition")
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
@@ -72,14 +86,14 @@ class ArmingBook:
     def snapshot(self) -> dict[int, PartitionState]:
         return dict(self._partitions)
 
-    def observe(self, reading: Reading) -> list[Statement]:
-        """Take the state from an arming reading; returns the SQL that persists it (for the same commit)."""
+    def change_for(self, reading: Reading) -> ArmingChange | None:
+        """The change an arming reading makes, not yet applied; None when it makes none."""
         if reading.kind != Kind.ARMING:
-            return []
+            return None
         state = reading.data.get("state")
         if state not in STATES:
             self._log.warning("arming reading with no usable state (kept, state unchanged): %r", reading)
-            return []
+            return None
         partition = _partition_of(reading.data)
         if partition is None:
             partition = WHOLE_SITE
@@ -87,13 +101,22 @@ class ArmingBook:
         source = reading.data.get("source")
         entry = PartitionState(str(state), None if user is None else str(user),
                                None if source is None else str(source), reading.ts)
-        self._partitions[partition] = entry
-        return [(
+        statements: list[Statement] = []
+        if partition == WHOLE_SITE:
+            statements.append(("DELETE FROM arming WHERE partition <> ?", (WHOLE_SITE,)))
+        statements.append((
             "INSERT INTO arming (partition, state, user, source, since) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (partition) DO UPDATE SET state = excluded.state, user = excluded.user, "
             "source = excluded.source, since = excluded.since",
             (partition, entry.state, entry.user, entry.source, format_ts(entry.since)),
-        )]
+        ))
+        return ArmingChange(partition, entry, statements)
+
+    def apply(self, change: ArmingChange) -> None:
+        """Take the change into memory: call it once its reading (and so its SQL) is committed."""
+        if change.partition == WHOLE_SITE:
+            self._partitions.clear()
+        self._partitions[change.partition] = change.entry
 
     def armed(self, partition: int | None) -> bool | None:
         known = self._partitions

@@ -5,10 +5,19 @@ str}`; no partition means partition 0, the whole site) and `ping`. An arm/disarm
 `arming` reading (so it updates the arming state and reaches central in order with everything else) and is forwarded
 to every driver that takes commands. The result is `{"cmd_id", "ok", "detail"}`.
 
+A command issued more than `max_age` seconds ago (by its `issued_at`) is not carried out: a disarm that waited hours
+in the broker for an offline site must not take effect when the site comes back. Its result is ok=false "expired".
+
+When no driver of the site takes commands (Contact ID and DC-09 panels only report; they have no return channel), an
+arm/disarm sets the edge's own arming state, by which its alarms are stamped, and the result says that no device was
+told: the panel's own next open/close report sets the state again.
+
 At-least-once in, exactly-once effect: the message is acknowledged to the broker only after its outcome is recorded
 and its result published, and every cmd_id's outcome is remembered on disk (the latest `REMEMBERED` of them), so a
 command delivered twice is carried out once and its recorded result is simply published again. A payload that is not
-a command gets an ok=false result when a cmd_id can be read from it, and is otherwise logged and dropped.
+a command gets an ok=false result when a cmd_id can be read from it, and is otherwise logged and dropped. A command
+whose handling fails (even the recording of its outcome) gets an ok=false result naming the failure, and is
+acknowledged all the same: a command that failed once would fail again on every redelivery.
 """
 
 from __future__ import annotations
@@ -23,13 +32,15 @@ from typing import Any
 from drivers.base import CommandResult, Driver, OutboxRefused, ReadingSink
 from edge.outbox import Outbox
 from shaobing import topics
-from shaobing.clock import Clock
+from shaobing.clock import Clock, format_ts, parse_ts
 from shaobing.envelope import Kind, Reading
 from shaobing.mqtt import IncomingMessage, MqttLink, PublishFailed
 
 REMEMBERED = 1000
 DRIVER_COMMAND_TIMEOUT = 10.0
 COMMAND_DEVICE = "edge"
+DEFAULT_MAX_AGE = 300.0
+NO_REMOTE_ARMING = "arming state set at the edge; no device on this site accepts remote arming"
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS commands_seen (
     cmd_id TEXT PRIMARY KEY,
@@ -73,8 +84,12 @@ class CommandHandler:
         drivers: Sequence[Driver],
         clock: Clock,
         log: logging.Logger,
+        max_age: float = DEFAULT_MAX_AGE,
     ) -> None:
+        if max_age <= 0:
+            raise ValueError("max_age must be positive")
         self.site = site
+        self.max_age = max_age
         self.topic = topics.cmd(site)
         self.result_topic = topics.cmd_result(site)
         self._outbox = outbox
@@ -87,6 +102,7 @@ class CommandHandler:
         self.executed = 0
         self.repeated = 0
         self.dropped = 0
+        self.failed = 0
 
     async def load(self) -> None:
         await self._outbox.write([(SCHEMA, ())])
@@ -107,7 +123,14 @@ class CommandHandler:
                               message.payload[:200])
             link.ack(message)
             return
-        outcome = await self.handle(message.payload)
+        try:
+            outcome = await self.handle(message.payload)
+        except Exception as exc:
+            # A command that failed once fails again on every redelivery: answer it and acknowledge it.
+            self.failed += 1
+            self._log.exception("commands: handling failed; payload=%r", message.payload[:200])
+            cmd_id = _cmd_id_of(_parse(message.payload))
+            outcome = None if cmd_id is None else CommandOutcome(cmd_id, False, f"failed at the edge: {exc!r}")
         if outcome is not None:
             try:
                 await link.publish(self.result_topic, outcome.payload(), qos=1)
@@ -122,14 +145,13 @@ class CommandHandler:
 
     async def handle(self, payload: bytes) -> CommandOutcome | None:
         """Carry out (or recall) one command and record its outcome; None for a payload with no usable cmd_id."""
-        try:
-            raw = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
+        raw = _parse(payload)
+        if isinstance(raw, _NotJson):
             self.dropped += 1
-            self._log.warning("commands: payload is not JSON (%s), dropped: %r", exc, payload[:200])
+            self._log.warning("commands: payload is not JSON (%s), dropped: %r", raw.reason, payload[:200])
             return None
-        cmd_id = raw.get("cmd_id") if isinstance(raw, dict) else None
-        if not isinstance(cmd_id, str) or not cmd_id or len(cmd_id) > 200:
+        cmd_id = _cmd_id_of(raw)
+        if cmd_id is None or not isinstance(raw, dict):
             self.dropped += 1
             self._log.warning("commands: payload without a usable cmd_id, dropped: %r", payload[:200])
             return None
@@ -147,19 +169,42 @@ class CommandHandler:
             ok, detail = False, f"failed: {exc}"
             self._log.exception("commands: %r failed; payload=%r", cmd_id, payload[:200])
         self.executed += 1
-        await self._remember(cmd_id, ok, detail)
+        try:
+            await self._remember(cmd_id, ok, detail)
+        except Exception as exc:
+            self.failed += 1
+            self._log.exception("commands: the outcome of %r could not be recorded", cmd_id)
+            return CommandOutcome(cmd_id, False, f"failed at the edge: its outcome could not be recorded ({exc}); "
+                                                 f"the command itself: {'ok' if ok else 'not ok'}: {detail}")
         return CommandOutcome(cmd_id, ok, detail)
 
     async def _remember(self, cmd_id: str, ok: bool, detail: str) -> None:
-        self._counter += 1
+        counter = self._counter + 1
+        await self._outbox.write([
+            ("INSERT OR REPLACE INTO commands_seen (cmd_id, received, ok, detail) VALUES (?, ?, ?, ?)",
+             (cmd_id, counter, int(ok), detail)),
+            ("DELETE FROM commands_seen WHERE received <= ?", (counter - REMEMBERED,)),
+        ])
+        self._counter = counter
         self._seen[cmd_id] = (ok, detail)
         while len(self._seen) > REMEMBERED:
             del self._seen[next(iter(self._seen))]
-        await self._outbox.write([
-            ("INSERT OR REPLACE INTO commands_seen (cmd_id, received, ok, detail) VALUES (?, ?, ?, ?)",
-             (cmd_id, self._counter, int(ok), detail)),
-            ("DELETE FROM commands_seen WHERE received <= ?", (self._counter - REMEMBERED,)),
-        ])
+
+    def _expired(self, raw: dict[str, Any]) -> str | None:
+        """Why the command is too old to carry out, or None. A command without a readable `issued_at` is malformed:
+        its age, and so whether it may still be carried out, is unknown."""
+        issued = raw.get("issued_at")
+        if not isinstance(issued, str):
+            raise MalformedCommand("'issued_at' must be a UTC timestamp (ISO 8601)")
+        try:
+            issued_at = parse_ts(issued)
+        except ValueError:
+            raise MalformedCommand(f"'issued_at' is not a timestamp: {issued[:40]!r}") from None
+        age = (self._clock.now() - issued_at).total_seconds()
+        if age <= self.max_age:
+            return None
+        return (f"expired: issued at {format_ts(issued_at)}, {age:.0f} s ago (max_command_age {self.max_age:.0f} s); "
+                "not carried out")
 
     async def _execute(self, cmd_id: str, raw: dict[str, Any]) -> tuple[bool, str]:
         name = raw.get("name")
@@ -170,6 +215,10 @@ class CommandHandler:
             args = {}
         if not isinstance(args, dict):
             raise MalformedCommand("'args' must be an object")
+        expired = self._expired(raw)
+        if expired is not None:
+            self._log.warning("commands: %r (%s) refused: %s", cmd_id, name, expired)
+            return False, expired
         if name == "ping":
             return True, f"pong: last_seq {self._outbox.last_seq}"
         if name in ("arm", "disarm"):
@@ -198,10 +247,12 @@ class CommandHandler:
             return False, f"not recorded at the edge: {exc}"
         details = [f"{state} partition {partition} (seq {seq})"]
         ok = True
-        for driver in self._drivers:
-            command = _driver_command(driver)
-            if command is None:
-                continue
+        commandable = [(driver, command) for driver in self._drivers
+                       if (command := _driver_command(driver)) is not None]
+        if not commandable:
+            # ok: the edge's own state is set (its alarms are stamped by it), but no panel was told.
+            details.insert(0, NO_REMOTE_ARMING)
+        for driver, command in commandable:
             try:
                 async with asyncio.timeout(DRIVER_COMMAND_TIMEOUT):
                     result = await command(name, dict(args))
@@ -214,3 +265,23 @@ class CommandHandler:
             details.append(f"{driver.name}: {'ok' if result.ok else 'failed'}: {result.detail}")
         self._log.info("commands: %r %s partition %d by %r: %s", cmd_id, name, partition, user, "; ".join(details))
         return ok, "; ".join(details)
+
+
+@dataclass(frozen=True)
+class _NotJson:
+    reason: str
+
+
+def _parse(payload: bytes) -> Any:
+    """The payload's JSON, or `_NotJson` (hostile nesting included: it must not stop the command loop)."""
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return _NotJson(repr(exc)[:200])
+
+
+def _cmd_id_of(raw: Any) -> str | None:
+    cmd_id = raw.get("cmd_id") if isinstance(raw, dict) else None
+    if not isinstance(cmd_id, str) or not cmd_id or len(cmd_id) > 200:
+        return None
+    return cmd_id

@@ -17,6 +17,9 @@ path = "var/shop-a.outbox.db" # relative to this file
 max_readings = 1000000
 commit_interval_ms = 2        # group-commit window
 
+[commands]
+max_command_age = 300         # seconds: an older command (by its issued_at) is refused as "expired"
+
 [[drivers]]
 type = "contact_id"           # the rest of the table belongs to the driver
 
@@ -77,6 +80,10 @@ class OutboxSection(Closed):
     commit_interval_ms: float = Field(default=2.0, ge=0, le=1000)
 
 
+class CommandsSection(Closed):
+    max_command_age: float = Field(default=300.0, gt=0)
+
+
 class LogSection(Closed):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -85,6 +92,7 @@ class EdgeConfig(Closed):
     site: SiteSection
     mqtt: MqttSection
     outbox: OutboxSection
+    commands: CommandsSection = Field(default_factory=CommandsSection)
     drivers: list[dict[str, Any]] = Field(default_factory=list)
     log: LogSection = Field(default_factory=LogSection)
 

@@ -9,9 +9,17 @@ Drain order is priority ascending (alarms first), then seq. The uplink `fetch`es
 flight) until it `remove`s them after their PUBACK or `release`s them to be sent again.
 
 Bounded (see docs/edge.md): at `max_readings` the oldest reading of the least urgent class present that is not an
-alarm is evicted to make room, counted and logged; central sees the seq gap. Alarms are never evicted. When only
-alarms are left, an alarm is still taken (disk permitting) but any other reading is refused with `OutboxRefused`, so
-its device is not acknowledged and sends it again.
+alarm, counting the newcomer's own class, is evicted to make room, counted and logged; central sees the seq gap. A
+newcomer less urgent than everything present is refused with `OutboxRefused` instead (its device is not acknowledged
+and sends it again). Alarms are never evicted: when only alarms are left, an alarm is still taken (disk permitting).
+
+A reading may carry SQL of its own (`statements`, e.g. the arming state it sets) and an `on_commit` callback: both
+take effect only when the reading itself is committed, in its transaction, so a refused or failed reading changes
+nothing.
+
+If the writer task ever dies (a fault it cannot handle), the outbox says so once in its log, refuses everything
+queued and every later `submit` at once with `OutboxRefused`, and `wait_failed()` returns: the agent then stops, so
+that its service manager starts it again on a fresh outbox connection (docs/edge.md, "When the outbox fails").
 """
 
 from __future__ import annotations
@@ -75,6 +83,8 @@ class OutboxCounts:
 class _Submission:
     reading: Reading
     future: asyncio.Future[int]
+    statements: Sequence[Statement] = ()
+    on_commit: Callable[[int], None] | None = None
 
 
 @dataclass
@@ -122,6 +132,8 @@ class Outbox:
         self._refused = 0
         self._commits = 0
         self._listeners: list[Callable[[int], None]] = []
+        self._failure: str | None = None
+        self._failed = asyncio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -160,7 +172,10 @@ class Outbox:
             raise
         self._db = db
         self._closing = False
+        self._failure = None
+        self._failed.clear()
         self._writer = asyncio.create_task(self._write_loop(), name=f"outbox-writer-{self.site}")
+        self._writer.add_done_callback(self._writer_stopped)
         self._log.info("outbox %s: %d readings pending, last seq %d", self.path, self.total, self._last_seq)
 
     async def close(self) -> None:
@@ -170,31 +185,45 @@ class Outbox:
             self._closing = True
             self._work.set()
             self._urgent.set()
-            await writer
+            await asyncio.wait([writer])  # a writer that died has been logged already: closing goes on
         db, self._db = self._db, None
         if db is not None:
             await db.close()
 
     # -- what drivers and the agent call ------------------------------------------------------------------------
 
-    def submit_nowait(self, reading: Reading) -> asyncio.Future[int]:
-        """Queue a reading for the next group commit; the future gives its seq once it is on disk."""
-        if self._writer is None or self._closing:
-            raise OutboxRefused("the outbox is closed")
+    def submit_nowait(
+        self,
+        reading: Reading,
+        *,
+        statements: Sequence[Statement] = (),
+        on_commit: Callable[[int], None] | None = None,
+    ) -> asyncio.Future[int]:
+        """Queue a reading for the next group commit; the future gives its seq once it is on disk.
+
+        `statements` run in the reading's transaction and `on_commit(seq)` is called before the future resolves,
+        both only if the reading is committed (not when it is refused or the commit fails).
+        """
+        self._check_open()
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._batch.submissions.append(_Submission(reading, future))
+        self._batch.submissions.append(_Submission(reading, future, statements, on_commit))
         self._work.set()
         self._urgent.set()
         return future
 
-    async def submit(self, reading: Reading) -> int:
+    async def submit(
+        self,
+        reading: Reading,
+        *,
+        statements: Sequence[Statement] = (),
+        on_commit: Callable[[int], None] | None = None,
+    ) -> int:
         """Commit the reading durably and return its seq. Raises `OutboxRefused` when it cannot be taken."""
-        return await self.submit_nowait(reading)
+        return await self.submit_nowait(reading, statements=statements, on_commit=on_commit)
 
     def write_nowait(self, statements: Sequence[Statement]) -> asyncio.Future[None]:
-        """Queue SQL for the next group commit, before the readings queued after it (e.g. arming state)."""
-        if self._writer is None or self._closing:
-            raise RuntimeError("the outbox is closed")
+        """Queue SQL for the next group commit (schema, command outcomes); `OutboxRefused` when it cannot be."""
+        self._check_open()
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._batch.statements.append((statements, future))
         self._work.set()
@@ -245,8 +274,19 @@ class Outbox:
             self._notify(min(self._pending, default=int(Priority.ALARM)))
 
     def add_listener(self, callback: Callable[[int], None]) -> None:
-        """Called with the most urgent priority committed, after each commit that added rows (and on releases)."""
+        """Called with the most urgent priority committed, after each commit that added rows (and on releases).
+        A listener that raises is logged; the writer carries on."""
         self._listeners.append(callback)
+
+    @property
+    def failure(self) -> str | None:
+        """Why the writer stopped, when it died; None while it works (or after a normal close)."""
+        return self._failure
+
+    async def wait_failed(self) -> str:
+        """Return (with the reason) once the writer has died; never while it works."""
+        await self._failed.wait()
+        return self._failure or "the outbox writer stopped"
 
     # -- counts ---------------------------------------------------------------------------------------------------
 
@@ -280,9 +320,39 @@ class Outbox:
             raise RuntimeError("the outbox is not open")
         return self._db
 
+    def _check_open(self) -> None:
+        if self._failure is not None:
+            raise OutboxRefused(self._failure)
+        writer = self._writer
+        if writer is None or self._closing:
+            raise OutboxRefused("the outbox is closed")
+        if writer.done():  # died a moment ago; its done callback is about to log it
+            raise OutboxRefused("the outbox writer stopped")
+
+    def _writer_stopped(self, writer: asyncio.Task[None]) -> None:
+        error = None if writer.cancelled() else writer.exception()
+        if self._closing and error is None and not writer.cancelled():
+            return  # closed normally
+        reason = "cancelled" if error is None else f"{type(error).__name__}: {error}"
+        self._failure = f"the outbox writer stopped ({reason})"
+        self._log.error("outbox %s: %s; refusing every reading from now on", self.path, self._failure,
+                        exc_info=error)
+        batch, self._batch = self._batch, _Batch()
+        refusal = OutboxRefused(self._failure)
+        for submission in batch.submissions:
+            if not submission.future.done():
+                submission.future.set_exception(refusal)
+        for _, future in batch.statements:
+            if not future.done():
+                future.set_exception(refusal)
+        self._failed.set()
+
     def _notify(self, priority: int) -> None:
         for listener in self._listeners:
-            listener(priority)
+            try:
+                listener(priority)
+            except Exception:
+                self._log.exception("outbox %s: a listener failed on a commit; the writer carries on", self.path)
 
     async def _write_loop(self) -> None:
         while True:
@@ -371,6 +441,9 @@ class Outbox:
                 outcome.evicted_in_batch.update([row[0] for row in outcome.rows if row[1] == priority][:excess])
         rows = [row for row in outcome.rows if row[0] not in outcome.evicted_in_batch]
         await db.executemany("INSERT INTO outbox (seq, priority, kind, topic, payload) VALUES (?, ?, ?, ?, ?)", rows)
+        for submission, _ in outcome.accepted:  # in seq order: a later reading's state wins
+            for sql, params in submission.statements:
+                await db.execute(sql, params)
         await db.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [("last_seq", str(outcome.last_seq)), ("evicted", str(self._evicted + sum(outcome.evict.values())))],
@@ -386,21 +459,25 @@ class Outbox:
             priority = reading.effective_priority
             try:
                 payload = Envelope.of(self.site, outcome.last_seq + 1, reading).to_json()
-            except (TypeError, ValueError) as exc:
-                outcome.refused.append((submission, f"reading cannot be encoded: {exc}"))
+            except (TypeError, ValueError, RecursionError) as exc:  # hostile data must not stop the writer
+                outcome.refused.append((submission, f"reading cannot be encoded: {exc!r}"[:500]))
                 continue
             if total >= self.max_readings:
-                victims = [p for p, count in pending.items() if count > 0 and p > Priority.ALARM]
-                if victims:
-                    victim = max(victims)
-                    pending[victim] -= 1
+                present = [p for p, count in pending.items() if count > 0 and p > Priority.ALARM]
+                least_urgent = max(present, default=None)
+                if priority > Priority.ALARM and (least_urgent is None or priority >= least_urgent):
+                    # The newcomer is the least urgent reading present: it may only push out its own class.
+                    if pending[priority] <= 0:
+                        what = "alarms" if least_urgent is None else "more urgent readings"
+                        outcome.refused.append((submission, (
+                            f"outbox full of {what} ({self.max_readings} readings): "
+                            f"not taking a {reading.kind.value} reading")))
+                        continue
+                    least_urgent = priority
+                if least_urgent is not None:
+                    pending[least_urgent] -= 1
                     total -= 1
-                    outcome.evict[victim] += 1
-                elif priority > Priority.ALARM:
-                    outcome.refused.append((submission, (
-                        f"outbox full of alarms ({self.max_readings} readings): "
-                        f"not taking a {reading.kind.value} reading")))
-                    continue
+                    outcome.evict[least_urgent] += 1
             outcome.last_seq += 1
             outcome.rows.append((outcome.last_seq, priority, reading.kind.value,
                                  topics.event(self.site, reading.kind), payload))
@@ -419,11 +496,17 @@ class Outbox:
                               self.path, self.max_readings, detail, self._evicted)
         for submission, reason in outcome.refused:
             self._refused += 1
-            self._log.warning("outbox %s: refused a reading from %r: %s; reading=%r", self.path,
-                              submission.reading.device, reason, submission.reading)
+            self._log.warning("outbox %s: refused a reading from %r: %s; reading=%s", self.path,
+                              submission.reading.device, reason, _shown(submission.reading))
             if not submission.future.done():
                 submission.future.set_exception(OutboxRefused(reason))
         for submission, seq in outcome.accepted:
+            if submission.on_commit is not None:
+                try:
+                    submission.on_commit(seq)
+                except Exception:
+                    self._log.exception("outbox %s: the commit callback of seq %d failed; the writer carries on",
+                                        self.path, seq)
             if not submission.future.done():
                 submission.future.set_result(seq)
         for _, future in batch.statements:
@@ -443,3 +526,11 @@ class _Outcome:
     rows: list[tuple[int, int, str, str, bytes]] = field(default_factory=list)
     accepted: list[tuple[_Submission, int]] = field(default_factory=list)
     refused: list[tuple[_Submission, str]] = field(default_factory=list)
+
+
+def _shown(reading: Reading) -> str:
+    """The reading's repr for the log (pasteable into a test), or a note when it is too deeply nested to show."""
+    try:
+        return repr(reading)
+    except RecursionError:
+        return f"<{reading.kind.value} reading from {reading.device!r}, too deeply nested to show>"

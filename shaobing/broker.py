@@ -5,8 +5,18 @@ The ACL is the wire contract's access rule: a site's broker user name is its sit
 `_central...`, which no site id can be (site ids never start with `_`), so the `%u` patterns give them nothing; they
 get explicit `user` blocks to read every site's events, states and command results and to write every site's `cmd`.
 
+Every connection's client id is its user name (`use_username_as_clientid`): a site cannot take over, wipe or kick
+another user's session (central's above all) by claiming its client id. So each broker user has one connection at a
+time; a second connection of the same user replaces the first.
+
+Nothing queued for a persistent session is dropped for lack of room: the queue has no count or byte limit, because
+Mosquitto 2.0 drops a message silently at those limits while still acknowledging it to its publisher. No
+`memory_limit` either: at that limit Mosquitto refuses new connections, central's reconnect included, so the queue
+that should drain never can. Memory is the bound; docs/edge.md ("Where the guarantee rests on the broker") states the
+budget and what remains at risk.
+
 Persistence is on, so a restart through `stop()`/`restart()` keeps retained states and the QoS 1 messages queued for
-persistent sessions (central's). Mosquitto writes its database on a clean exit and every `autosave_interval`
+persistent sessions (central's). Mosquitto writes its database on a clean exit and every `AUTOSAVE_INTERVAL`
 seconds; a SIGKILL (`kill()`) loses what arrived since the last save, as it would on a real broker box.
 """
 
@@ -29,9 +39,13 @@ from shaobing import topics
 MOSQUITTO = "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
 
-# Central's persistent session must hold a whole outage's worth of readings from every site.
-MAX_QUEUED_MESSAGES = 200_000
+# 0 is "no limit": central's persistent session holds a whole outage's worth of readings from every site, and a
+# message past a limit would be dropped after its publisher had its PUBACK (see the module docstring).
+MAX_QUEUED_MESSAGES = 0
+MAX_QUEUED_BYTES = 0
 MAX_INFLIGHT_MESSAGES = 100
+# Seconds between database saves: what a SIGKILL of the broker can lose. Each save writes the whole database.
+AUTOSAVE_INTERVAL = 5
 
 
 class BrokerError(RuntimeError):
@@ -131,13 +145,16 @@ class MosquittoBroker:
     def _write_conf(self) -> None:
         lines = [
             f"listener {self.port} 127.0.0.1",
+            "use_username_as_clientid true",
             "allow_anonymous false",
             f"password_file {self.password_path}",
             f"acl_file {self.acl_path}",
             "persistence true",
             f"persistence_location {self.workdir}/",
-            "autosave_interval 30",
+            "autosave_on_changes false",
+            f"autosave_interval {AUTOSAVE_INTERVAL}",
             f"max_queued_messages {MAX_QUEUED_MESSAGES}",
+            f"max_queued_bytes {MAX_QUEUED_BYTES}",
             f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
             f"log_dest file {self.log_path}",
             "log_type error",

@@ -12,7 +12,10 @@ Delivery rules the edge and central rely on:
   an `ack` for a message from an earlier connection is ignored (its packet id may already name another message), and
   the broker redelivers that message on the persistent session instead.
 - the link reconnects forever, with exponential backoff and full jitter between `reconnect_min` and
-  `reconnect_max`; after every (re)connect it subscribes again and runs `on_connect`.
+  `reconnect_max`; after every (re)connect it subscribes again (all topics in one SUBSCRIBE) and runs `on_connect`.
+- `wait_subscribed` returns once the broker granted every subscription of the current connection (its SUBACK), and
+  raises `SubscriptionRefused` when it refused one; a refusal is also logged as an error and kept in
+  `refused_subscriptions` until the next connection.
 """
 
 from __future__ import annotations
@@ -81,6 +84,10 @@ class PublishFailed(Exception):
     """The message was not acknowledged: the connection was lost first, the link closed, or the broker refused it."""
 
 
+class SubscriptionRefused(Exception):
+    """The broker refused one or more of the link's subscriptions (e.g. not authorized): those messages never come."""
+
+
 class PublishRefused(PublishFailed):
     """The broker answered with a failure reason code (>= 0x80), e.g. not authorized: sending it again will not help
     until something changes."""
@@ -92,6 +99,13 @@ class PublishRefused(PublishFailed):
 @dataclass(frozen=True, slots=True)
 class _Connected:
     session_present: bool
+    subscribe_mid: int | None  # the SUBSCRIBE sent for this connection; None when there is nothing to subscribe
+
+
+@dataclass(frozen=True, slots=True)
+class _Subscribed:
+    mid: int
+    refused: tuple[tuple[str, str], ...]  # (topic filter, reason) for each filter the broker did not grant
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +121,7 @@ class _Acked:
     reason_name: str
 
 
-_Event = _Connected | _Disconnected | _Acked | IncomingMessage
+_Event = _Connected | _Disconnected | _Acked | _Subscribed | IncomingMessage
 
 
 class _Backoff:
@@ -168,6 +182,9 @@ class MqttLink:
         self._incoming: asyncio.Queue[IncomingMessage | None] = asyncio.Queue()
         self._connected = False
         self._connected_event = asyncio.Event()
+        self._subscribe_mid: int | None = None
+        self._subscriptions_settled = asyncio.Event()  # the current connection's SUBACK arrived (or none was due)
+        self._refused_subscriptions: list[tuple[str, str]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._refused_logged = False
         self.connects = 0
@@ -181,6 +198,16 @@ class MqttLink:
     @property
     def in_flight(self) -> int:
         return len(self._pending)
+
+    @property
+    def subscribed(self) -> bool:
+        """Connected, and the broker granted every subscription of this connection."""
+        return self._connected and self._subscriptions_settled.is_set() and not self._refused_subscriptions
+
+    @property
+    def refused_subscriptions(self) -> list[tuple[str, str]]:
+        """(topic filter, reason) of each subscription the broker refused on the current connection."""
+        return list(self._refused_subscriptions)
 
     async def __aenter__(self) -> MqttLink:
         await self.start()
@@ -245,6 +272,18 @@ class MqttLink:
             return
         async with asyncio.timeout(timeout):
             await self._connected_event.wait()
+
+    async def wait_subscribed(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 (like wait_connected)
+        """Wait until connected and every subscription is granted (SUBACK); `SubscriptionRefused` if one was not."""
+        async with asyncio.timeout(timeout):
+            while True:
+                await self._connected_event.wait()
+                await self._subscriptions_settled.wait()
+                if self._connected and self._subscriptions_settled.is_set():
+                    break  # else: the connection dropped in between; the next one subscribes again
+        if self._refused_subscriptions:
+            refused = ", ".join(f"{topic!r} ({reason})" for topic, reason in self._refused_subscriptions)
+            raise SubscriptionRefused(f"mqtt {self.settings.url}: the broker refused the subscriptions {refused}")
 
     # -- publishing ---------------------------------------------------------------------------------------------
 
@@ -326,9 +365,21 @@ class MqttLink:
         receive_maximum = getattr(properties, "ReceiveMaximum", None)
         if isinstance(receive_maximum, int) and 0 < receive_maximum < self.settings.max_inflight:
             client.max_inflight_messages_set(receive_maximum)  # never send more than the broker will take
-        for topic, qos in self._subscriptions:
-            client.subscribe(topic, qos)
-        self._hop(_Connected(flags.session_present))
+        subscribe_mid: int | None = None
+        if self._subscriptions:
+            try:
+                result, mid = client.subscribe(list(self._subscriptions))
+                problem = None if result == MQTTErrorCode.MQTT_ERR_SUCCESS else paho.error_string(result)
+            except ValueError as exc:  # paho checks the filters itself: a malformed one never leaves the box
+                mid, problem = None, str(exc)
+            if problem is None and mid is not None:
+                subscribe_mid = mid
+            else:
+                # No SUBACK will come: wait_subscribed times out, and the next connection tries again.
+                subscribe_mid = -1
+                self._log.error("mqtt %s: could not send the subscriptions %r: %s", self.settings.url,
+                                self._subscriptions, problem)
+        self._hop(_Connected(flags.session_present, subscribe_mid))
 
     def _paho_disconnect(
         self,
@@ -357,9 +408,10 @@ class MqttLink:
     def _paho_subscribe(
         self, client: paho.Client, userdata: Any, mid: int, reasons: list[ReasonCode], properties: Properties
     ) -> None:
-        for reason in reasons:
-            if reason.is_failure:
-                self._log.error("mqtt %s: a subscription was refused: %s", self.settings.url, reason.getName())
+        refused = tuple((topic, reason.getName()) for (topic, _), reason in zip(self._subscriptions, reasons,
+                                                                                  strict=False)
+                        if reason.is_failure)
+        self._hop(_Subscribed(mid, refused))
 
     # -- event loop side ----------------------------------------------------------------------------------------
 
@@ -383,6 +435,8 @@ class MqttLink:
                 self._incoming.put_nowait(event)
             elif isinstance(event, _Connected):
                 self._on_connected(event)
+            elif isinstance(event, _Subscribed):
+                self._on_subscribed(event)
             else:
                 self._on_disconnected(event)
 
@@ -395,6 +449,12 @@ class MqttLink:
 
     def _on_connected(self, event: _Connected) -> None:
         self.connects += 1
+        self._subscribe_mid = event.subscribe_mid
+        self._refused_subscriptions = []
+        if event.subscribe_mid is None:
+            self._subscriptions_settled.set()
+        else:
+            self._subscriptions_settled.clear()
         self._set_connected(True)
         self._log.info("mqtt %s: connected as %r (session present: %s)", self.settings.url,
                        self.settings.client_id, event.session_present)
@@ -412,8 +472,20 @@ class MqttLink:
         except Exception:
             self._log.exception("mqtt %s: on_connect failed", self.settings.url)
 
+    def _on_subscribed(self, event: _Subscribed) -> None:
+        if event.mid != self._subscribe_mid:
+            return  # a SUBACK of an earlier connection
+        self._refused_subscriptions = list(event.refused)
+        self._subscriptions_settled.set()
+        for topic, reason in event.refused:
+            # Loud: without this subscription the link silently never hears what it was meant to.
+            self._log.error("mqtt %s: the broker refused the subscription to %r for %r: %s", self.settings.url,
+                            topic, self.settings.username, reason)
+
     def _on_disconnected(self, event: _Disconnected) -> None:
         was_connected = self._connected
+        self._subscriptions_settled.clear()
+        self._subscribe_mid = None
         self._set_connected(False)
         self._unacked.clear()
         self._fail_pending(event.dropped_mids, f"connection lost ({event.reason})")

@@ -1,8 +1,9 @@
 """Shared fixtures: a real Mosquitto on a free port, with the example sites' and central's users.
 
-`broker` has site users "shop-a" and "shop-b" and the central user "_central-1", with the passwords in
-`BROKER_PASSWORDS`. `make_broker` starts more brokers (stopped at the end of the test), and `mqtt_settings` builds
-`MqttSettings` for any of those users.
+`broker` has site users "shop-a" and "shop-b" and the central users "_central-1" and "_central-2", with the passwords
+in `BROKER_PASSWORDS`. The broker takes a connection's user name as its client id, so one user has one connection at
+a time: a test that needs two central connections at once uses both central users. `make_broker` starts more brokers
+(stopped at the end of the test), and `mqtt_settings` builds `MqttSettings` for any of those users.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pytest
 from shaobing.broker import BrokerUser, MosquittoBroker
 from shaobing.mqtt import MqttSettings
 
-BROKER_PASSWORDS = {"shop-a": "shop-a-secret", "shop-b": "shop-b-secret", "_central-1": "central-secret"}
+BROKER_PASSWORDS = {"shop-a": "shop-a-secret", "shop-b": "shop-b-secret", "_central-1": "central-secret",
+                    "_central-2": "central-2-secret"}
 
 
 def default_broker_users() -> list[BrokerUser]:

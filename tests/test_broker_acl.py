@@ -1,4 +1,5 @@
-"""The broker's access rules over a real Mosquitto: a site speaks and hears only for itself; central hears them all."""
+"""The broker's access rules over a real Mosquitto: a site speaks and hears only for itself; central hears them all;
+no one takes over another user's session; nothing queued for central is dropped for lack of room."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ async def listening(settings: MqttSettings, subscriptions: list[tuple[str, int]]
                 received.append(message)
 
         task = asyncio.create_task(collect())
-        await asyncio.sleep(0.2)  # SUBACK
+        await link.wait_subscribed(5)
         try:
             yield link, received
         finally:
@@ -156,3 +157,63 @@ def test_acl_gives_central_users_their_own_block() -> None:
     assert "pattern read shaobing/v1/%u/cmd" in text
     assert "user _central-1\ntopic read shaobing/v1/+/event/#" in text
     assert "user shop-a" not in text
+
+
+def central_session(mqtt_settings: MakeSettings, client_id: str = "central-1") -> MqttSettings:
+    return mqtt_settings("_central-1", client_id=client_id, clean_start=False, session_expiry=600)
+
+
+@pytest.mark.parametrize("claimed", ["central-1", "_central-1"])
+async def test_a_site_claiming_centrals_client_id_does_not_touch_centrals_session(
+    mqtt_settings: MakeSettings, claimed: str
+) -> None:
+    async with listening(central_session(mqtt_settings), [(topics.SHARED_EVENTS, 1)]):
+        pass  # central's persistent session and its subscription now exist; central goes away
+    async with MqttLink(mqtt_settings("shop-a"), log=LOG) as site:
+        await site.wait_connected(5)
+        for i in range(3):  # 0, not "no matching subscribers": queued for central's session
+            assert await site.start_publish(topics.event("shop-a", "alarm"), f"queued-{i}".encode()) == 0
+    # A site's login with central's client id and a clean start would take over and wipe that session.
+    async with MqttLink(mqtt_settings("shop-b", client_id=claimed, clean_start=True), log=LOG) as impostor:
+        await impostor.wait_connected(5)
+    async with listening(central_session(mqtt_settings), [(topics.SHARED_EVENTS, 1)]) as (_, received):
+        await wait_for(lambda: len(received) == 3)
+    assert [m.payload for m in received] == [b"queued-0", b"queued-1", b"queued-2"]
+
+
+async def test_a_site_claiming_centrals_client_id_cannot_kick_it_offline(mqtt_settings: MakeSettings) -> None:
+    async with listening(central_session(mqtt_settings), [(topics.SHARED_EVENTS, 1)]) as (central, received):
+        async with MqttLink(mqtt_settings("shop-b", client_id="central-1"), log=LOG) as impostor, \
+                MqttLink(mqtt_settings("shop-a"), log=LOG) as site:
+            await impostor.wait_connected(5)
+            await site.wait_connected(5)
+            await site.publish(topics.event("shop-a", "test"), b"still heard")
+            await wait_for(lambda: len(received) == 1)
+            assert impostor.connected
+        assert central.connected
+        assert central.connects == 1
+    assert received[0].payload == b"still heard"
+
+
+def test_the_broker_never_limits_centrals_queue_and_names_clients_by_user(broker: MosquittoBroker) -> None:
+    settings = dict(line.split(" ", 1) for line in broker.conf_path.read_text().splitlines() if line)
+    assert settings["use_username_as_clientid"] == "true"
+    assert settings["max_queued_messages"] == "0"  # 0: no limit (Mosquitto drops past a limit, after the PUBACK)
+    assert settings["max_queued_bytes"] == "0"
+    assert "memory_limit" not in settings  # at that limit central could not even reconnect to drain its queue
+    assert settings["persistence"] == "true"
+    assert int(settings["autosave_interval"]) <= 5
+
+
+async def test_every_reading_acknowledged_while_central_is_away_reaches_it(mqtt_settings: MakeSettings) -> None:
+    async with listening(central_session(mqtt_settings), [(topics.SHARED_EVENTS, 1)]):
+        pass
+    count = 3000
+    async with MqttLink(mqtt_settings("shop-a"), log=LOG) as site:
+        await site.wait_connected(5)
+        codes = await asyncio.gather(*(site.start_publish(topics.event("shop-a", "position"), str(i).encode())
+                                       for i in range(count)))
+    assert set(codes) == {0}
+    async with listening(central_session(mqtt_settings), [(topics.SHARED_EVENTS, 1)]) as (_, received):
+        await wait_for(lambda: len(received) >= count, within=20)
+    assert [int(m.payload) for m in received] == list(range(count))

@@ -24,15 +24,17 @@ MakeConfig = Callable[..., EdgeConfig]
 
 @pytest.fixture
 def edge_config(broker: MosquittoBroker, tmp_path: Path) -> MakeConfig:
-    """`edge_config(site="shop-a", mqtt={...}, outbox={...})`: a site wired to the test broker."""
+    """`edge_config(site="shop-a", mqtt={...}, outbox={...}, commands={...})`: a site wired to the test broker."""
 
     def make(site: str = "shop-a", *, mqtt: dict[str, Any] | None = None, outbox: dict[str, Any] | None = None,
-             drivers: list[dict[str, Any]] | None = None, target: MosquittoBroker = broker) -> EdgeConfig:
+             commands: dict[str, Any] | None = None, drivers: list[dict[str, Any]] | None = None,
+             target: MosquittoBroker = broker) -> EdgeConfig:
         raw: dict[str, Any] = {
             "site": {"id": site, "name": f"test {site}"},
             "mqtt": {"url": target.url, "password": target.user(site).password, "reconnect_min": 0.05,
                      "reconnect_max": 0.5, **(mqtt or {})},
             "outbox": {"path": str(tmp_path / f"{site}.outbox.db"), **(outbox or {})},
+            "commands": commands or {},
             "drivers": drivers or [],
         }
         return EdgeConfig.model_validate(raw)
@@ -66,7 +68,7 @@ async def collecting(settings: MqttSettings, subscriptions: list[tuple[str, int]
                 collector.messages.append(message)
 
         task = asyncio.create_task(collect())
-        await asyncio.sleep(0.2)  # SUBACK
+        await link.wait_subscribed(5)
         try:
             yield collector
         finally:

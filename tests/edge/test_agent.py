@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.base import DriverContext
+from drivers.base import DriverContext, OutboxRefused
 from edge import agent as agent_module
 from edge.agent import EdgeAgent
 from edge.config import load_edge_config
@@ -112,3 +112,29 @@ async def test_an_unknown_driver_type_is_a_configuration_error(edge_config: Make
     with pytest.raises(ConfigError, match=r"site.toml: drivers\[0\]: unknown driver type 'teleporter'"):
         async with EdgeAgent(config, config_source="site.toml"):
             pass
+
+
+class WriterFault(BaseException):
+    """A fault the outbox writer cannot handle (not an `Exception`), standing in for a bug in it."""
+
+
+async def test_the_agent_stops_when_its_outbox_writer_dies(
+    edge_config: MakeConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fatal_listener(priority: int) -> None:
+        raise WriterFault("the writer's own fault")
+
+    async with EdgeAgent(edge_config(mqtt={"url": "mqtt://127.0.0.1:1"}), drivers=[SteadyDriver()]) as agent:
+        async with asyncio.timeout(5):
+            while agent.outbox.last_seq < 3:
+                await asyncio.sleep(0.01)
+        agent.outbox.add_listener(fatal_listener)
+        await agent.sink.submit(Reading("panel-1", Kind.ALARM, {"class": "panic"}))
+        async with asyncio.timeout(5):
+            reason = await agent.wait_failed()
+            with pytest.raises(OutboxRefused):  # at once: no device is acknowledged any more
+                await agent.sink.submit(Reading("panel-1", Kind.ALARM, {"class": "panic"}))
+        assert agent.failure == reason
+    assert "the outbox writer stopped" in reason
+    assert "WriterFault" in reason
+    assert "cannot go on" in caplog.text

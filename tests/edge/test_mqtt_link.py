@@ -87,9 +87,8 @@ async def test_manual_ack_holds_a_message_until_acknowledged_and_stale_acks_are_
     received: list[IncomingMessage] = []
     async with MqttLink(settings, log=LOG, subscriptions=[(topics.ALL_EVENTS, 1)], manual_ack=True) as central, \
             MqttLink(mqtt_settings("shop-a"), log=LOG) as site:
-        await central.wait_connected(5)
+        await central.wait_subscribed(5)
         await site.wait_connected(5)
-        await asyncio.sleep(0.2)
 
         async def collect() -> None:
             async for message in central.messages():
@@ -128,3 +127,33 @@ async def test_messages_end_when_the_link_closes(mqtt_settings: MakeSettings) ->
     assert await asyncio.wait_for(reader, 5) == 0
     with pytest.raises(PublishFailed):
         link.start_publish(EVENTS, b"closed")
+
+
+async def test_wait_subscribed_returns_once_the_subscriptions_of_the_new_connection_are_granted(
+    broker: MosquittoBroker, mqtt_settings: MakeSettings
+) -> None:
+    received: list[IncomingMessage] = []
+    # A clean session each time: nothing is kept across the restart, so only the new SUBACK makes delivery possible.
+    async with MqttLink(mqtt_settings("_central-1"), log=LOG, subscriptions=[(EVENTS, 1)]) as central, \
+            MqttLink(mqtt_settings("shop-a"), log=LOG) as site:
+
+        async def collect() -> None:
+            async for message in central.messages():
+                received.append(message)
+
+        collector = asyncio.create_task(collect())
+        await central.wait_subscribed(5)
+        assert central.subscribed
+        assert central.refused_subscriptions == []
+        await broker.arestart()
+        async with asyncio.timeout(10):
+            while central.connects < 2:
+                await asyncio.sleep(0.001)
+        await central.wait_subscribed(10)  # the new connection's SUBACK, not the old one's
+        await site.wait_connected(10)
+        assert await site.start_publish(EVENTS, b"after the restart") == 0  # 0: a subscription matched
+        async with asyncio.timeout(5):
+            while not received:
+                await asyncio.sleep(0.01)
+        collector.cancel()
+    assert [m.payload for m in received] == [b"after the restart"]

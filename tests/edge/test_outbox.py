@@ -234,3 +234,106 @@ def test_every_acknowledged_seq_survives_a_sigkill(tmp_path: Path) -> None:
         payloads = [json.loads(p) for (p,) in db.execute("SELECT payload FROM outbox ORDER BY seq LIMIT 3")]
     assert int(last_seq) >= max(acknowledged)
     assert [p["seq"] for p in payloads] == [1, 2, 3]
+
+
+async def test_a_newcomer_less_urgent_than_everything_present_is_refused_not_made_room_for(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    async with Outbox(path, "shop-a", log=LOG, max_readings=3) as box:
+        for i in range(3):
+            await box.submit(trouble(i))  # seq 1..3
+        with pytest.raises(OutboxRefused, match="full of more urgent readings"):
+            await box.submit(position())
+        assert box.counts().pending == {int(Priority.TROUBLE): 3}
+        assert (box.counts().evicted, box.counts().refused) == (0, 1)
+    assert seqs_in_file(path) == [1, 2, 3]
+
+
+async def test_a_newcomer_of_the_least_urgent_class_present_pushes_out_the_oldest_of_its_own_class(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.db"
+    async with Outbox(path, "shop-a", log=LOG, max_readings=3) as box:
+        await box.submit(trouble(1))  # 1
+        await box.submit(position(2))  # 2
+        await box.submit(trouble(3))  # 3
+        assert await box.submit(position(4)) == 4  # evicts position 2, keeps the troubles
+        assert seqs_in_file(path) == [1, 3, 4]
+        assert await box.submit(status()) == 5  # more urgent than the position: evicts position 4
+        assert seqs_in_file(path) == [1, 3, 5]
+        with pytest.raises(OutboxRefused):
+            await box.submit(position(6))  # nothing as little urgent left to push out
+        assert box.counts().evicted == 2
+
+
+async def test_positions_age_out_first_inside_one_group_commit(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    async with Outbox(path, "shop-a", log=LOG, max_readings=2) as box:
+        outcomes = await asyncio.gather(box.submit(trouble(1)), box.submit(trouble(2)), box.submit(position(3)),
+                                        return_exceptions=True)
+        assert outcomes[:2] == [1, 2]
+        assert isinstance(outcomes[2], OutboxRefused)
+    assert seqs_in_file(path) == [1, 2]
+
+
+async def test_a_readings_own_statements_and_callback_take_effect_only_with_its_commit(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    committed: list[int] = []
+    async with Outbox(path, "shop-a", log=LOG, max_readings=1) as box:
+        await box.write([("CREATE TABLE notes (text TEXT)", ())])
+        note = [("INSERT INTO notes VALUES (?)", ("first",))]
+        assert await box.submit(alarm(), statements=note, on_commit=committed.append) == 1
+        with pytest.raises(OutboxRefused):  # full of alarms: refused, so its note is not written either
+            await box.submit(position(), statements=[("INSERT INTO notes VALUES (?)", ("refused",))],
+                             on_commit=committed.append)
+        assert await box.query("SELECT text FROM notes") == [("first",)]
+    assert committed == [1]
+
+
+async def test_hostile_nesting_in_a_reading_is_refused_and_the_writer_carries_on(outbox: Outbox) -> None:
+    nested: list[object] = []
+    deepest = nested
+    for _ in range(5_000):
+        inner: list[object] = []
+        deepest.append(inner)
+        deepest = inner
+    with pytest.raises(OutboxRefused, match="cannot be encoded"):
+        await outbox.submit(Reading("panel-1", Kind.STATUS, {"nested": nested}))
+    assert await outbox.submit(alarm()) == 1
+
+
+async def test_a_failing_listener_does_not_stop_the_writer(
+    outbox: Outbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_listener(priority: int) -> None:
+        raise RuntimeError("listener bug")
+
+    outbox.add_listener(broken_listener)
+    assert await outbox.submit(alarm()) == 1
+    async with asyncio.timeout(5):
+        assert await outbox.submit(alarm()) == 2
+    assert "listener bug" in caplog.text
+    assert outbox.failure is None
+
+
+class WriterFault(BaseException):
+    """A fault the writer cannot handle (not an `Exception`), standing in for a bug in it."""
+
+
+async def test_a_dead_writer_refuses_every_submit_at_once_and_says_why(
+    outbox: Outbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fatal_listener(priority: int) -> None:
+        raise WriterFault("the writer's own fault")
+
+    outbox.add_listener(fatal_listener)
+    assert await outbox.submit(alarm()) == 1  # committed, then the writer dies on its way out
+    async with asyncio.timeout(5):
+        reason = await outbox.wait_failed()
+        with pytest.raises(OutboxRefused, match="the outbox writer stopped"):
+            await outbox.submit(alarm())
+        with pytest.raises(OutboxRefused):
+            outbox.write_nowait([("SELECT 1", ())])
+    assert "WriterFault" in reason
+    assert outbox.failure == reason
+    assert "refusing every reading" in caplog.text
+    assert seqs_in_file(outbox.path) == [1]

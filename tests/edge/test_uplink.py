@@ -91,7 +91,6 @@ async def test_a_broker_restart_mid_stream_loses_nothing(
         async with asyncio.timeout(10):
             while agent.outbox.total:
                 await asyncio.sleep(0.02)
-        assert agent.status()["uplink"]["failed"] >= 0
 
 
 async def test_a_reading_the_broker_refuses_stays_in_the_outbox(
