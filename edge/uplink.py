@@ -76,7 +76,7 @@ class Uplink:
                 if pause > 0:
                     await asyncio.sleep(pause)
                     continue
-                free = self.window - len(self._in_flight)
+                free = min(self.window, self._link.send_quota) - len(self._in_flight)
                 if free >= self._refill or (free > 0 and not self._in_flight):
                     rows = await self._outbox.fetch(free)
                     if rows:

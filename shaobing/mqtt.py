@@ -188,6 +188,9 @@ class MqttLink:
         self._tasks: set[asyncio.Task[None]] = set()
         self._refused_logged = False
         self.connects = 0
+        # Publishes the broker takes unacknowledged at once: its Receive Maximum, capped by our own max_inflight.
+        # Callers that keep a window (the uplink) stay under it; paho cannot lower its own limit once connected.
+        self.send_quota = settings.max_inflight
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -363,8 +366,10 @@ class MqttLink:
         if isinstance(client, _Client):
             client.backoff.reset()
         receive_maximum = getattr(properties, "ReceiveMaximum", None)
-        if isinstance(receive_maximum, int) and 0 < receive_maximum < self.settings.max_inflight:
-            client.max_inflight_messages_set(receive_maximum)  # never send more than the broker will take
+        quota = self.settings.max_inflight
+        if isinstance(receive_maximum, int) and 0 < receive_maximum < quota:
+            quota = receive_maximum
+        self.send_quota = quota
         subscribe_mid: int | None = None
         if self._subscriptions:
             try:

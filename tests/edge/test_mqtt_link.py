@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from shaobing import topics
-from shaobing.broker import MosquittoBroker
+from shaobing.broker import MAX_INFLIGHT_MESSAGES, MosquittoBroker
 from shaobing.mqtt import NO_MATCHING_SUBSCRIBERS, IncomingMessage, MqttLink, MqttSettings, PublishFailed
 
 from .conftest import LOG, collecting
@@ -37,6 +37,18 @@ async def test_many_concurrent_publishes_all_arrive_in_order(mqtt_settings: Make
         await asyncio.gather(*(link.publish(EVENTS, str(i).encode()) for i in range(2000)))
         await central.wait_for(lambda c: len(c.messages) == 2000)
     assert [int(m.payload) for m in central.messages] == list(range(2000))
+
+
+async def test_a_window_above_the_brokers_receive_maximum_is_capped_and_the_link_keeps_working(
+    mqtt_settings: MakeSettings,
+) -> None:
+    async with collecting(mqtt_settings("_central-1"), [(topics.ALL_EVENTS, 1)]) as central, \
+            MqttLink(mqtt_settings("shop-a", max_inflight=MAX_INFLIGHT_MESSAGES * 4), log=LOG) as link:
+        await link.wait_connected(5)
+        assert link.send_quota == MAX_INFLIGHT_MESSAGES
+        await asyncio.gather(*(link.publish(EVENTS, str(i).encode()) for i in range(500)))
+        await central.wait_for(lambda c: len(c.messages) == 500)
+    assert link.connects == 1
 
 
 async def test_publishes_in_flight_fail_when_the_broker_dies_and_the_link_comes_back(
