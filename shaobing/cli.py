@@ -42,11 +42,11 @@ def decode(
 @app.command()
 def edge(config: Annotated[Path, typer.Option("--config", "-c", help="the site's TOML file")]) -> None:
     """Run an edge agent: drivers, durable outbox, MQTT uplink."""
-    from edge.agent import run_edge
+    from edge.agent import AgentFailed, run_edge
 
     try:
         asyncio.run(run_edge(config))
-    except ConfigError as error:
+    except (ConfigError, AgentFailed) as error:
         _fail(str(error))
     except KeyboardInterrupt:
         pass
