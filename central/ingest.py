@@ -42,6 +42,9 @@ AfterCommit = Callable[[list[StoredReading]], Awaitable[None]]
 SUBSCRIPTIONS = ((topics.SHARED_EVENTS, 1), (topics.ALL_STATES, 1), (topics.ALL_CMD_RESULTS, 1))
 
 
+ALARM_TOPIC_SUFFIX = f"/event/{Kind.ALARM.value}"
+
+
 @dataclass
 class IngestCounters:
     received: int = 0
@@ -87,6 +90,8 @@ class Ingest:
         self._store = BatchStore(on_stored=on_stored, max_payload_bytes=settings.max_payload_bytes)
         self._after_commit = after_commit
         self._clock: Clock = clock or SystemClock()
+        # Alarms overtake at ingest too: they wait in their own queue, which every batch takes from first.
+        self._waiting_alarms: deque[IncomingMessage] = deque()
         self._waiting: deque[IncomingMessage] = deque()
         self._arrived = asyncio.Event()
         self._link: MqttLink | None = None
@@ -154,24 +159,30 @@ class Ingest:
     async def _receive(self, link: MqttLink) -> None:
         async for message in link.messages():
             self.counters.received += 1
-            self._waiting.append(message)
+            (self._waiting_alarms if message.topic.endswith(ALARM_TOPIC_SUFFIX) else self._waiting).append(message)
             self._arrived.set()
 
     async def _next_batch(self) -> list[IncomingMessage]:
-        while not self._waiting:
+        while not self._waiting_count():
             self._arrived.clear()
             await self._arrived.wait()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.batch_wait_ms / 1000
-        while len(self._waiting) < self.settings.batch_size and (remaining := deadline - loop.time()) > 0:
+        while self._waiting_count() < self.settings.batch_size and (remaining := deadline - loop.time()) > 0:
             self._arrived.clear()
             try:
                 async with asyncio.timeout(remaining):
                     await self._arrived.wait()
             except TimeoutError:
                 break
-        count = min(len(self._waiting), self.settings.batch_size)
-        return [self._waiting.popleft() for _ in range(count)]
+        batch: list[IncomingMessage] = []
+        for queue in (self._waiting_alarms, self._waiting):
+            while queue and len(batch) < self.settings.batch_size:
+                batch.append(queue.popleft())
+        return batch
+
+    def _waiting_count(self) -> int:
+        return len(self._waiting_alarms) + len(self._waiting)
 
     async def _consume(self, link: MqttLink) -> None:
         while True:

@@ -13,7 +13,7 @@ class IngestSettings(Closed):
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=60)
     # One transaction per batch. The broker sends at most its in-flight window of unacknowledged messages (Mosquitto
     # defaults to 100 here), so a batch larger than that only fills by waiting.
-    batch_size: int = Field(default=100, ge=1, le=10_000)
+    batch_size: int = Field(default=500, ge=1, le=10_000)
     batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
     max_payload_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024)
     retry_min_s: float = Field(default=0.2, gt=0)

@@ -43,7 +43,7 @@ MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
 # message past a limit would be dropped after its publisher had its PUBACK (see the module docstring).
 MAX_QUEUED_MESSAGES = 0
 MAX_QUEUED_BYTES = 0
-MAX_INFLIGHT_MESSAGES = 100
+MAX_INFLIGHT_MESSAGES = 1000
 # Seconds between database saves: what a SIGKILL of the broker can lose. Each save writes the whole database.
 AUTOSAVE_INTERVAL = 5
 

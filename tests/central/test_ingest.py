@@ -34,7 +34,7 @@ from .readings_factory import envelope
 LOG = logging.getLogger("test.ingest")
 CENTRAL = BrokerUser("_central-1", "central-secret", "central")
 SHOP_A = BrokerUser("shop-a", "shop-a-secret", "site")
-SETTINGS = IngestSettings(client_id="central-test", batch_wait_ms=2, retry_min_s=0.05, retry_max_s=0.2)
+SETTINGS = IngestSettings(client_id="central-test", batch_size=100, batch_wait_ms=2, retry_min_s=0.05, retry_max_s=0.2)
 
 
 @pytest.fixture
@@ -123,6 +123,31 @@ async def test_nothing_is_lost_while_central_is_down(engine: AsyncEngine, mosqui
     assert await _count(engine) == 800
     async with engine.connect() as connection:
         assert await gaps.open_gaps(connection) == []
+
+
+async def test_an_alarm_waiting_behind_positions_is_taken_into_the_next_batch(
+    engine: AsyncEngine, mosquitto: MosquittoBroker
+) -> None:
+    async with _ingest(engine, mosquitto) as first:
+        await _started(first)
+    # While central is away, 600 positions queue up at the broker for its session, then one alarm (seq 601).
+    alarm = envelope("shop-a", 601, Kind.ALARM, {"class": "burglary", "zone": 3, "qualifier": "new"})
+    await _publish(mosquitto, [*_events(range(1, 601)), (topics.event("shop-a", Kind.ALARM), alarm.to_json())])
+    batches: list[list[int]] = []
+
+    async def slow_first_batch(connection: AsyncConnection, stored: list[StoredReading]) -> None:
+        batches.append([reading.envelope.seq for reading in stored])
+        if len(batches) == 1:
+            await asyncio.sleep(0.5)  # meanwhile the rest of the backlog (inside the broker's window) arrives
+
+    # A receive window that holds the whole backlog, so all of it can wait at central while the first batch commits.
+    wide = _mqtt(mosquitto, CENTRAL, "ignored").model_copy(update={"max_inflight": 1000})
+    async with Ingest(engine, wide, SETTINGS, log=LOG, on_stored=slow_first_batch) as second:
+        await _until(lambda: second.counters.stored == 601)
+    # In arrival order the alarm would come last, in the sixth batch or later; it leads the second.
+    assert 601 not in batches[0]
+    assert batches[1][0] == 601
+    assert sorted(seq for batch in batches for seq in batch) == list(range(1, 602))
 
 
 async def test_a_failing_hook_leaves_the_batch_unacknowledged_and_unstored(
