@@ -39,9 +39,11 @@ from shaobing import topics
 MOSQUITTO = "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
 
-# 0 is "no limit": central's persistent session holds a whole outage's worth of readings from every site, and a
-# message past a limit would be dropped after its publisher had its PUBACK (see the module docstring).
-MAX_QUEUED_MESSAGES = 0
+# Central's persistent session must hold a whole outage's worth of readings from every site: a message past the
+# limit would be dropped after its publisher had its PUBACK (see the module docstring). 100 million is a limit never
+# reached before memory is (about 1 KB a reading). Not 0 ("no limit"): Mosquitto 2.0.11 then drops the connection of
+# a client whose publish the ACL refused, instead of answering it with "not authorized".
+MAX_QUEUED_MESSAGES = 100_000_000
 MAX_QUEUED_BYTES = 0
 MAX_INFLIGHT_MESSAGES = 1000
 # Seconds between database saves: what a SIGKILL of the broker can lose. Each save writes the whole database.

@@ -198,7 +198,8 @@ async def test_a_site_claiming_centrals_client_id_cannot_kick_it_offline(mqtt_se
 def test_the_broker_never_limits_centrals_queue_and_names_clients_by_user(broker: MosquittoBroker) -> None:
     settings = dict(line.split(" ", 1) for line in broker.conf_path.read_text().splitlines() if line)
     assert settings["use_username_as_clientid"] == "true"
-    assert settings["max_queued_messages"] == "0"  # 0: no limit (Mosquitto drops past a limit, after the PUBACK)
+    # Mosquitto drops past a limit, after the PUBACK: a limit far beyond what memory holds (0 trips a broker bug)
+    assert int(settings["max_queued_messages"]) >= 100_000_000
     assert settings["max_queued_bytes"] == "0"
     assert "memory_limit" not in settings  # at that limit central could not even reconnect to drain its queue
     assert settings["persistence"] == "true"
