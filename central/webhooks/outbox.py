@@ -160,6 +160,25 @@ async def mark_delivered(connection: AsyncConnection, delivery_id: int, *, statu
     )
 
 
+async def _record_failed_attempt(
+    connection: AsyncConnection, delivery_id: int, *, error: str, status: int | None, worker: str, **outcome: object
+) -> bool:
+    """Count a failed attempt, keep its error, release the lease; False when the lease was lost meanwhile."""
+    result = await connection.execute(
+        update(webhook_outbox)
+        .where(_held_by(delivery_id, worker))
+        .values(
+            attempts=webhook_outbox.c.attempts + 1,
+            last_error=error[:2000],
+            last_status=status,
+            claimed_by=None,
+            claimed_until=None,
+            **outcome,
+        )
+    )
+    return bool(result.rowcount)
+
+
 async def mark_retry(
     connection: AsyncConnection,
     delivery_id: int,
@@ -169,39 +188,17 @@ async def mark_retry(
     next_attempt_at: datetime,
     worker: str,
 ) -> bool:
-    """Record a failed attempt and release the lease; False when the lease was lost meanwhile (nothing written)."""
-    result = await connection.execute(
-        update(webhook_outbox)
-        .where(_held_by(delivery_id, worker))
-        .values(
-            attempts=webhook_outbox.c.attempts + 1,
-            last_error=error[:2000],
-            last_status=status,
-            next_attempt_at=next_attempt_at,
-            claimed_by=None,
-            claimed_until=None,
-        )
-    )
-    return bool(result.rowcount)
+    """Record a failed attempt to be tried again at `next_attempt_at`."""
+    return await _record_failed_attempt(connection, delivery_id, error=error, status=status, worker=worker,
+                                        next_attempt_at=next_attempt_at)
 
 
 async def mark_failed(
     connection: AsyncConnection, delivery_id: int, *, error: str, status: int | None, now: datetime, worker: str
 ) -> bool:
-    """Refused for good (410 Gone): kept, never sent again; False when the lease was lost meanwhile."""
-    result = await connection.execute(
-        update(webhook_outbox)
-        .where(_held_by(delivery_id, worker))
-        .values(
-            attempts=webhook_outbox.c.attempts + 1,
-            last_error=error[:2000],
-            last_status=status,
-            failed_at=now,
-            claimed_by=None,
-            claimed_until=None,
-        )
-    )
-    return bool(result.rowcount)
+    """Refused for good (410 Gone): kept, never sent again."""
+    return await _record_failed_attempt(connection, delivery_id, error=error, status=status, worker=worker,
+                                        failed_at=now)
 
 
 async def list_deliveries(
