@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firmware_sim.synthetic_load import synthetic_position
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -151,22 +152,8 @@ class MemorySampler:
 
 
 def position(number: int, devices: int = 1000) -> Reading:
-    """An e-bike position like the synthetic load driver's (the same size on the wire)."""
-    device = number % devices
-    angle = number / 1000.0
-    return Reading(
-        device=f"load-{device:06d}",
-        kind=Kind.POSITION,
-        data={
-            "lat": 39.9042 + 0.01 * math.sin(angle + device),
-            "lon": 116.4074 + 0.01 * math.cos(angle + device),
-            "valid": True,
-            "satellites": 9,
-            "speed_kmh": 18.0,
-            "course": 90,
-            "source": "gps",
-        },
-    )
+    """An e-bike position exactly like the synthetic load driver's (the same size on the wire)."""
+    return synthetic_position(number, devices=devices)
 
 
 # -- central in this process, with a private broker ---------------------------------------------------------------

@@ -25,6 +25,25 @@ class SyntheticLoadConfig(Closed):
     concurrency: int = Field(default=64, ge=1, le=4096)  # submits in flight, as many devices reporting at once
 
 
+def synthetic_position(number: int, *, devices: int, name: str = "load") -> Reading:
+    """The `number`th position of the load: `devices` e-bikes circling central Beijing, one report each in turn."""
+    device = number % devices
+    angle = number / 1000.0
+    return Reading(
+        device=f"{name}-{device:06d}",
+        kind=Kind.POSITION,
+        data={
+            "lat": 39.9042 + 0.01 * math.sin(angle + device),
+            "lon": 116.4074 + 0.01 * math.cos(angle + device),
+            "valid": True,
+            "satellites": 9,
+            "speed_kmh": 18.0,
+            "course": 90,
+            "source": "gps",
+        },
+    )
+
+
 class SyntheticLoad:
     def __init__(self, config: SyntheticLoadConfig) -> None:
         self.config = config
@@ -32,21 +51,7 @@ class SyntheticLoad:
         self.submitted = 0
 
     def _reading(self, number: int) -> Reading:
-        device = number % self.config.devices
-        angle = number / 1000.0
-        return Reading(
-            device=f"{self.name}-{device:06d}",
-            kind=Kind.POSITION,
-            data={
-                "lat": 39.9042 + 0.01 * math.sin(angle + device),
-                "lon": 116.4074 + 0.01 * math.cos(angle + device),
-                "valid": True,
-                "satellites": 9,
-                "speed_kmh": 18.0,
-                "course": 90,
-                "source": "gps",
-            },
-        )
+        return synthetic_position(number, devices=self.config.devices, name=self.name)
 
     async def run(self, ctx: DriverContext) -> None:
         interval = 1.0 / self.config.rate
