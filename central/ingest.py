@@ -11,6 +11,10 @@ without end and nothing is acknowledged; anything else is retried, then the batc
 alone, and a message that still fails alone is set aside in `rejected_messages` with an `ingest_failed` ticket for its
 site, acknowledged, and the ingest goes on for every other site.
 
+After the acknowledgements, each site of the batch is told which of its seqs are now in the store (`stored`
+confirmation, shaobing.stored): the edge deletes a reading from its outbox only then. These publishes are fired, not
+awaited: a lost confirmation only makes the edge send the readings again, which the (site, seq) key absorbs.
+
 Central's commands to sites go out on this same connection (`publish`): the broker names a connection after its user,
 so a second connection of central's user would take this one over.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -33,10 +38,11 @@ from central.ingest_settings import IngestSettings
 from central.model import StoredReading
 from central.store import tickets
 from central.store.rejected import Rejection, record_rejections
+from shaobing import stored as stored_confirmation
 from shaobing import topics
 from shaobing.clock import Clock, SystemClock
 from shaobing.envelope import Kind
-from shaobing.mqtt import IncomingMessage, MqttLink, MqttSettings
+from shaobing.mqtt import IncomingMessage, MqttLink, MqttSettings, PublishFailed
 
 AfterCommit = Callable[[list[StoredReading]], Awaitable[None]]
 SUBSCRIPTIONS = ((topics.SHARED_EVENTS, 1), (topics.ALL_STATES, 1), (topics.ALL_CMD_RESULTS, 1))
@@ -54,6 +60,8 @@ class IngestCounters:
     batches: int = 0
     states: int = 0
     command_results: int = 0
+    confirmations: int = 0  # `stored` confirmations handed to the broker
+    confirmations_failed: int = 0  # ... that did not reach it (the site sends those readings again)
     failed_attempts: int = 0  # transactions rolled back (the batch was retried)
     quarantined: int = 0  # messages that kept failing alone, set aside (also counted in `rejected`)
 
@@ -223,9 +231,33 @@ class Ingest:
                 continue
             for message in batch:
                 link.ack(message)
+            self._confirm(link, outcome)
             self._account(outcome)
             await self._notify(outcome.stored)
             return
+
+    def _confirm(self, link: MqttLink, outcome: BatchOutcome) -> None:
+        """Tell each site of the batch which of its seqs are now stored; fired, never awaited."""
+        for site, seqs in outcome.committed.items():
+            topic = topics.stored(site)
+            try:
+                future = link.start_publish(topic, stored_confirmation.encode(seqs), qos=1)
+            except PublishFailed as exc:
+                self._confirmation_failed(topic, len(seqs), exc)
+                continue
+            future.add_done_callback(functools.partial(self._confirmation_done, topic, len(seqs)))
+
+    def _confirmation_done(self, topic: str, count: int, future: asyncio.Future[int]) -> None:
+        error: BaseException | None = PublishFailed("cancelled") if future.cancelled() else future.exception()
+        if error is None:
+            self.counters.confirmations += 1
+        else:
+            self._confirmation_failed(topic, count, error)
+
+    def _confirmation_failed(self, topic: str, count: int, error: BaseException) -> None:
+        self.counters.confirmations_failed += 1
+        self._log.warning("ingest: confirmation of %d stored readings on %r not delivered (%s); the site will send "
+                          "them again", count, topic, error)
 
     def _log_failure(self, exc: Exception, failures: int, size: int, *, connection_lost: bool) -> None:
         if connection_lost:

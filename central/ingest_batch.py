@@ -45,6 +45,9 @@ class BatchOutcome:
     ignored: int = 0
     reused: list[Envelope] = field(default_factory=list)  # refused: their (site, seq) holds another reading
     seq_resets: list[str] = field(default_factory=list)  # sites whose state announced a seq below the stored one
+    # Per site, the seqs of the batch's readings that are in the store once it commits (stored or duplicates, not
+    # refused): what the site is told in its `stored` confirmation.
+    committed: dict[str, list[int]] = field(default_factory=dict)
 
 
 def loggable(payload: bytes) -> str:
@@ -83,6 +86,10 @@ class BatchStore:
         reused = await readings.reused_seqs(connection, envelopes, stored)
         outcome.duplicates = len(envelopes) - len(stored) - len(reused)
         await self._refuse_reused(connection, reused, now, outcome)
+        refused_keys = {(envelope.site, envelope.seq) for envelope in reused}
+        for envelope in envelopes:
+            if (envelope.site, envelope.seq) not in refused_keys:
+                outcome.committed.setdefault(envelope.site, []).append(envelope.seq)
         previous_last_seq = await sites.apply_readings(connection, stored, now=now)
         seqs_by_site: dict[str, list[int]] = {}
         for reading in stored:

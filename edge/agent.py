@@ -1,7 +1,9 @@
 """The edge agent: drivers -> sink -> durable outbox -> uplink, plus presence and commands, for one site.
 
-Each driver, the uplink and the command handler run as named tasks of one task group. A driver that crashes (or
-returns) is logged and started again after a delay that grows to a minute: one bad device never takes the agent down.
+Each driver, the uplink and the command handler run as named tasks of one task group. Central's `stored`
+confirmations (with `[mqtt] confirm = "central"`) come in on the command link and go straight to the uplink, which
+deletes the confirmed readings from the outbox. A driver that crashes (or returns) is logged and started again after
+a delay that grows to a minute: one bad device never takes the agent down.
 Stopping (SIGTERM/SIGINT for `shaobing edge`) stops the drivers, publishes the offline state, closes the MQTT link
 cleanly (so the will does not fire) and commits what is queued in the outbox.
 
@@ -30,9 +32,11 @@ from edge.outbox import Outbox
 from edge.presence import Presence
 from edge.uplink import Uplink
 from shaobing import __version__, topics
+from shaobing import stored as stored_confirmation
 from shaobing.clock import Clock, SystemClock, format_ts
 from shaobing.envelope import Kind, Reading
-from shaobing.mqtt import MqttLink, MqttSettings
+from shaobing.errors import FrameError
+from shaobing.mqtt import IncomingMessage, MqttLink, MqttSettings
 
 RESTART_DELAY_MIN = 1.0
 RESTART_DELAY_MAX = 60.0
@@ -161,10 +165,14 @@ class EdgeAgent:
                 reconnect_min=mqtt.reconnect_min,
                 reconnect_max=mqtt.reconnect_max,
             )
+            confirming = mqtt.confirm == "central"
+            subscriptions = [(topics.cmd(self.site), 1)]
+            if confirming:
+                subscriptions.append((topics.stored(self.site), 1))
             link = MqttLink(settings, log=self._log.getChild("mqtt"), will=self.presence.will(),
-                            subscriptions=[(topics.cmd(self.site), 1)], manual_ack=True,
-                            on_connect=self._on_connect)
-            uplink = Uplink(self.outbox, link, window=mqtt.max_inflight, log=self._log.getChild("uplink"))
+                            subscriptions=subscriptions, manual_ack=True, on_connect=self._on_connect)
+            uplink = Uplink(self.outbox, link, window=mqtt.max_inflight, log=self._log.getChild("uplink"),
+                            confirm_timeout=mqtt.confirm_timeout if confirming else None)
             self._uplink = uplink
             await link.start()
             self._link = link
@@ -185,8 +193,37 @@ class EdgeAgent:
             for running in self._drivers:
                 group.create_task(self._supervise(running), name=f"driver:{running.driver.name}")
             group.create_task(self._keep_running("uplink", uplink.run), name="uplink")
-            group.create_task(self._keep_running("commands", lambda: commands.run(link)), name="commands")
+            group.create_task(self._keep_running("commands", lambda: self._receive(link, uplink, commands)),
+                              name="commands")
             group.create_task(self._watch_outbox(), name="outbox-watch")
+
+    async def _receive(self, link: MqttLink, uplink: Uplink, commands: CommandHandler) -> None:
+        """Central's confirmations to the uplink at once; commands, one at a time, to the command handler."""
+        queued: asyncio.Queue[IncomingMessage] = asyncio.Queue()
+
+        async def serve_commands() -> None:
+            while True:
+                await commands.serve(link, await queued.get())
+
+        async with asyncio.TaskGroup() as group:
+            server = group.create_task(serve_commands(), name="commands-serve")
+            stored_topic = topics.stored(self.site)
+            async for message in link.messages():
+                if message.topic == stored_topic:
+                    if uplink.confirms:  # else: a subscription left from a run with confirm = "central"
+                        self._confirmed(uplink, message)
+                    link.ack(message)
+                else:
+                    queued.put_nowait(message)
+            server.cancel()
+
+    def _confirmed(self, uplink: Uplink, message: IncomingMessage) -> None:
+        try:
+            ranges = stored_confirmation.decode(message.payload)
+        except FrameError as exc:
+            self._log.error("confirmation refused: %s; payload=%r", exc.reason, message.payload[:300])
+            return
+        uplink.confirm(ranges)
 
     async def _watch_outbox(self) -> None:
         reason = await self.outbox.wait_failed()
@@ -273,7 +310,8 @@ class EdgeAgent:
             },
             "uplink": None if uplink is None else {"sent": uplink.sent, "failed": uplink.failed,
                                                    "refused": uplink.refused, "unrouted": uplink.unrouted,
-                                                   "in_flight": uplink.in_flight},
+                                                   "in_flight": uplink.in_flight, "awaiting": uplink.awaiting,
+                                                   "confirmed": uplink.confirmed, "resent": uplink.resent},
             "arming": {partition: {"state": entry.state, "user": entry.user, "since": format_ts(entry.since)}
                        for partition, entry in sorted(self.arming.snapshot().items())},
             "drivers": {running.driver.name: {"restarts": running.restarts,

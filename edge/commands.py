@@ -115,9 +115,10 @@ class CommandHandler:
 
     async def run(self, link: MqttLink) -> None:
         async for message in link.messages():
-            await self._serve(link, message)
+            await self.serve(link, message)
 
-    async def _serve(self, link: MqttLink, message: IncomingMessage) -> None:
+    async def serve(self, link: MqttLink, message: IncomingMessage) -> None:
+        """Handle one message of the command topic, answer it and acknowledge it."""
         if message.topic != self.topic:
             self._log.warning("commands: message on unexpected topic %r dropped: %r", message.topic,
                               message.payload[:200])

@@ -11,6 +11,8 @@ url = "mqtt://127.0.0.1:1883"
 password_file = "shop-a.password"   # or password = "..."; relative paths are relative to this file
 keepalive = 30
 max_inflight = 100            # the uplink's window of unacknowledged publishes
+confirm = "central"           # delete a reading on central's `stored` confirmation; "broker": on the PUBACK
+confirm_timeout = 120         # seconds a sent reading waits for its confirmation before it is sent again
 
 [outbox]
 path = "var/shop-a.outbox.db" # relative to this file
@@ -66,6 +68,10 @@ class MqttSection(Closed):
     session_expiry: int = Field(default=3600, ge=0)
     reconnect_min: float = Field(default=0.5, gt=0)
     reconnect_max: float = Field(default=30.0, gt=0)
+    # "central": a reading leaves the outbox on central's `stored` confirmation (end to end); "broker": on the
+    # broker's PUBACK, for a deployment whose central does not confirm.
+    confirm: Literal["central", "broker"] = "central"
+    confirm_timeout: float = Field(default=120.0, gt=0, le=1800)
 
     @model_validator(mode="after")
     def _one_password(self) -> MqttSection:

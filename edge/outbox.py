@@ -6,7 +6,8 @@ one transaction (group commit), then resolves every waiter. The per-site sequenc
 commit order and stored in the same transaction, so it survives restarts even when the outbox is empty.
 
 Drain order is priority ascending (alarms first), then seq. The uplink `fetch`es rows, which are then *claimed* (in
-flight) until it `remove`s them after their PUBACK or `release`s them to be sent again.
+flight) until it `remove`s them, once central confirms it stored them (or on the PUBACK, with `confirm = "broker"`),
+or `release`s them to be sent again.
 
 Bounded (see docs/edge.md): at `max_readings` the oldest reading of the least urgent class present that is not an
 alarm, counting the newcomer's own class, is evicted to make room, counted and logged; central sees the seq gap. A

@@ -1,9 +1,10 @@
 """A private Mosquitto 2.0 for tests and the demo: password file, per-site ACL, persistence, a free port.
 
 The ACL is the wire contract's access rule: a site's broker user name is its site id, and it may only write its own
-`event/#`, `state` and `cmd/result` and read its own `cmd` (`pattern` lines with `%u`). Central users are named
-`_central...`, which no site id can be (site ids never start with `_`), so the `%u` patterns give them nothing; they
-get explicit `user` blocks to read every site's events, states and command results and to write every site's `cmd`.
+`event/#`, `state` and `cmd/result` and read its own `cmd` and `stored` (`pattern` lines with `%u`). Central users are
+named `_central...`, which no site id can be (site ids never start with `_`), so the `%u` patterns give them nothing;
+they get explicit `user` blocks to read every site's events, states and command results and to write every site's
+`cmd` and `stored`.
 
 Every connection's client id is its user name (`use_username_as_clientid`): a site cannot take over, wipe or kick
 another user's session (central's above all) by claiming its client id. So each broker user has one connection at a
@@ -83,6 +84,7 @@ def acl_text(users: list[BrokerUser]) -> str:
         f"pattern write {root}/%u/state",
         f"pattern write {root}/%u/cmd/result",
         f"pattern read {root}/%u/cmd",
+        f"pattern read {root}/%u/stored",
         "",
     ]
     for user in users:
@@ -94,6 +96,7 @@ def acl_text(users: list[BrokerUser]) -> str:
             f"topic read {topics.ALL_STATES}",
             f"topic read {topics.ALL_CMD_RESULTS}",
             f"topic write {root}/+/cmd",
+            f"topic write {root}/+/stored",
             "",
         ]
     return "\n".join(lines)

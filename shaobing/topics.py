@@ -34,6 +34,11 @@ def cmd_result(site: str) -> str:
     return f"{ROOT}/{site}/cmd/result"
 
 
+def stored(site: str) -> str:
+    """Central -> edge: the site's seqs central has committed (see shaobing.stored)."""
+    return f"{ROOT}/{site}/stored"
+
+
 ALL_EVENTS = f"{ROOT}/+/event/#"
 ALL_STATES = f"{ROOT}/+/state"
 ALL_CMD_RESULTS = f"{ROOT}/+/cmd/result"

@@ -24,7 +24,10 @@ MakeConfig = Callable[..., EdgeConfig]
 
 @pytest.fixture
 def edge_config(broker: MosquittoBroker, tmp_path: Path) -> MakeConfig:
-    """`edge_config(site="shop-a", mqtt={...}, outbox={...}, commands={...})`: a site wired to the test broker."""
+    """`edge_config(site="shop-a", mqtt={...}, outbox={...}, commands={...})`: a site wired to the test broker.
+
+    No central runs here, so rows leave the outbox on the broker's PUBACK (`confirm = "broker"`) unless `mqtt` says
+    otherwise."""
 
     def make(site: str = "shop-a", *, mqtt: dict[str, Any] | None = None, outbox: dict[str, Any] | None = None,
              commands: dict[str, Any] | None = None, drivers: list[dict[str, Any]] | None = None,
@@ -32,7 +35,7 @@ def edge_config(broker: MosquittoBroker, tmp_path: Path) -> MakeConfig:
         raw: dict[str, Any] = {
             "site": {"id": site, "name": f"test {site}"},
             "mqtt": {"url": target.url, "password": target.user(site).password, "reconnect_min": 0.05,
-                     "reconnect_max": 0.5, **(mqtt or {})},
+                     "reconnect_max": 0.5, "confirm": "broker", **(mqtt or {})},
             "outbox": {"path": str(tmp_path / f"{site}.outbox.db"), **(outbox or {})},
             "commands": commands or {},
             "drivers": drivers or [],
