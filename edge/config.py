@@ -10,7 +10,7 @@ url = "mqtt://127.0.0.1:1883"
 # username = "shop-a"         # default: the site id
 password_file = "shop-a.password"   # or password = "..."; relative paths are relative to this file
 keepalive = 30
-max_inflight = 100            # the uplink's window of unacknowledged publishes
+max_inflight = 500            # the uplink's window of unacknowledged publishes (capped at the broker's receive maximum)
 confirm = "central"           # delete a reading on central's `stored` confirmation; "broker": on the PUBACK
 confirm_timeout = 120         # seconds a sent reading waits for its confirmation before it is sent again
 
@@ -63,7 +63,7 @@ class MqttSection(Closed):
     password: str | None = None
     password_file: Path | None = None
     keepalive: int = Field(default=30, ge=5, le=3600)
-    max_inflight: int = Field(default=100, ge=1, le=65535)
+    max_inflight: int = Field(default=500, ge=1, le=65535)
     # The edge keeps a persistent session so that commands sent while it was offline still reach it.
     session_expiry: int = Field(default=3600, ge=0)
     reconnect_min: float = Field(default=0.5, gt=0)

@@ -128,6 +128,10 @@ class Outbox:
         self._writer: asyncio.Task[None] | None = None
         self._pending: Counter[int] = Counter()
         self._claimed: set[int] = set()
+        # Per priority, the highest seq handed out: the next fetch reads on from there, so thousands of rows in flight
+        # or awaiting central's confirmation are not read and skipped again at every refill. New rows always have
+        # higher seqs; a release moves the cursors back.
+        self._cursor: dict[int, int] = {}
         self._last_seq = 0
         self._evicted = 0
         self._refused = 0
@@ -248,14 +252,23 @@ class Outbox:
         if limit <= 0:
             return []
         db = self._require_db()
+        found: list[OutboxRow] = []
         async with self._lock:
             claimed = self._claimed
-            rows = await db.execute_fetchall(
-                "SELECT seq, priority, topic, payload FROM outbox ORDER BY priority, seq LIMIT ?",
-                (limit + len(claimed),),
-            )
-            found = [OutboxRow(int(seq), int(priority), str(topic), bytes(payload))
-                     for seq, priority, topic, payload in rows if seq not in claimed][:limit]
+            for priority in sorted(p for p, count in self._pending.items() if count > 0):
+                while len(found) < limit:
+                    after = self._cursor.get(priority, 0)
+                    rows = list(await db.execute_fetchall(
+                        "SELECT seq, topic, payload FROM outbox WHERE priority = ? AND seq > ? ORDER BY seq LIMIT ?",
+                        (priority, after, limit - len(found)),
+                    ))
+                    if not rows:
+                        break
+                    found.extend(OutboxRow(int(seq), priority, str(topic), bytes(payload))
+                                 for seq, topic, payload in rows if seq not in claimed)
+                    self._cursor[priority] = int(rows[-1][0])
+                if len(found) >= limit:
+                    break
             claimed.update(row.seq for row in found)
         return found
 
@@ -266,12 +279,11 @@ class Outbox:
 
     def release(self, seqs: Iterable[int]) -> None:
         """Rows that were not acknowledged: back into the drain, to be fetched again."""
-        released = False
-        for seq in seqs:
-            if seq in self._claimed and seq not in self._batch.deletes:
-                self._claimed.discard(seq)
-                released = True
+        released = [seq for seq in seqs if seq in self._claimed and seq not in self._batch.deletes]
+        self._claimed.difference_update(released)
         if released:
+            back_to = min(released) - 1
+            self._cursor = {priority: min(after, back_to) for priority, after in self._cursor.items()}
             self._notify(min(self._pending, default=int(Priority.ALARM)))
 
     def add_listener(self, callback: Callable[[int], None]) -> None:

@@ -84,7 +84,7 @@ def test_a_configuration_is_read_with_paths_relative_to_its_file(tmp_path: Path)
     assert config.password() == "s3cret"
     assert config.drivers == [{"type": "contact_id", "port": "/dev/pts/9"}]
     assert config.outbox.max_readings == 1_000_000
-    assert config.mqtt.max_inflight == 100
+    assert config.mqtt.max_inflight == 500
 
 
 @pytest.mark.parametrize(("text", "message"), [
