@@ -40,7 +40,8 @@ UNROUTED_HOLD_MAX = 5.0
 CONFIRM_GRACE = 2.0
 CONFIRM_TIMEOUT_MAX = 1800.0
 # Rows sent and awaiting confirmation, at most; at this many the uplink stops fetching until confirmations come.
-MAX_AWAITING = 100_000
+# Enough for a second of a fast drain ahead of central, small enough to keep the agent within its memory budget.
+MAX_AWAITING = 10_000
 SHOWN_SEQS = 10
 # Re-sends are said at WARNING at most this often (the rest at DEBUG): a central outage must not flood the log.
 RESEND_LOG_INTERVAL = 30.0
