@@ -40,14 +40,17 @@ async def test_an_alarm_queued_behind_10000_positions_goes_out_first_when_the_li
 ) -> None:
     async with collecting(central_session(mqtt_settings), SITE_EVENTS) as central:
         await broker.astop()  # the site is cut off before the readings arrive
-        async with EdgeAgent(edge_config(), drivers=[]) as agent:
+        window = 100
+        async with EdgeAgent(edge_config(mqtt={"max_inflight": window}), drivers=[]) as agent:
             await asyncio.gather(*(agent.sink.submit(position(i)) for i in range(10_000)))
             alarm_seq = await agent.sink.submit(alarm())
             assert not agent.link.connected
             await broker.astart()
             await central.wait_for(lambda c: len(set(seqs(c))) == 10_001, within=60)
-            first = json.loads(central.messages[0].payload)
-            assert (first["kind"], first["seq"]) == ("alarm", alarm_seq)
+            # The alarm leads the first window. Mosquitto 2.0 does not restore the shared subscription after its
+            # restart: if central re-subscribes while that window is on its way, the alarm may have found nobody
+            # (it is sent again at once) while positions behind it in the same window were routed: at most one window.
+            assert seqs(central).index(alarm_seq) < window
             assert sorted(set(seqs(central))) == list(range(1, 10_002))
 
 
