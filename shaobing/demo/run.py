@@ -28,7 +28,7 @@ from shaobing.broker import BrokerUser, MosquittoBroker
 from shaobing.demo import configs
 from shaobing.demo.receiver import Delivery, WebhookReceiver
 from shaobing.demo.summary import Expectations, print_summary
-from shaobing.net import free_port
+from shaobing.net import bound_socket, free_port, split_host_port
 
 ESCALATE_AFTER_S = 15.0  # production default is 120 s; short so the demo shows the escalation
 CID_SHOP, DC09_SHOP = "shop-001", "shop-002"
@@ -253,10 +253,22 @@ class Demo:
         self.say(f"central: {DC09_SHOP} offline, communication-failure ticket open")
 
 
+def _free_or_other(http: str) -> str:
+    """The asked HOST:PORT if it can be bound, else the same host on a free port (said when the demo starts)."""
+    host, port = split_host_port(http)
+    try:
+        bound_socket(host, port).close()
+    except OSError:
+        other = f"{host}:{free_port(host)}"
+        print(f"{http} is in use: central's API goes to {other}", flush=True)
+        return other
+    return http
+
+
 async def run_demo(duration: float | None, http: str) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="shaobing-demo-"))
     try:
-        return await Demo(workdir, http).run(duration)
+        return await Demo(workdir, _free_or_other(http)).run(duration)
     finally:
         if duration is not None:
             shutil.rmtree(workdir, ignore_errors=True)
