@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Literal
 
 from shaobing import topics
+from shaobing.net import free_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
@@ -66,13 +67,6 @@ class BrokerUser:
             raise ValueError(f"site user {self.username!r} is not a valid site id")
         if self.role == "central" and not self.username.startswith("_central"):
             raise ValueError(f"central user {self.username!r} must start with '_central'")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def acl_text(users: list[BrokerUser]) -> str:
@@ -214,7 +208,7 @@ class MosquittoBroker:
         choose = self.port == 0
         for _attempt in range(3 if choose else 1):
             if choose:
-                self.port = _free_port()
+                self.port = free_port()
             self._write_conf()
             if self._spawn(timeout):
                 return

@@ -21,17 +21,7 @@ router = APIRouter(tags=["commands"])
 
 
 def _out(command: Command) -> CommandOut:
-    return CommandOut(
-        cmd_id=command.cmd_id,
-        site=command.site,
-        name=command.name,
-        args=dict(command.args),
-        issued_by=command.issued_by,
-        issued_at=command.issued_at,
-        ok=command.ok,
-        detail=command.detail,
-        result_at=command.result_at,
-    )
+    return CommandOut.model_validate(command)
 
 
 @router.post(

@@ -83,12 +83,7 @@ async def site_gaps(site: SitePath, _principal: Reader, context: Context) -> lis
     async with context.engine.connect() as connection:
         await _known_site(connection, site)
         gaps = await open_gaps(connection, site)
-    return [
-        GapOut(
-            site=gap.site, first_seq=gap.first_seq, last_seq=gap.last_seq, size=gap.size, detected_at=gap.detected_at
-        )
-        for gap in gaps
-    ]
+    return [GapOut.model_validate(gap) for gap in gaps]
 
 
 @router.get("/sites/{site}/tickets", response_model=list[TicketOut], responses={404: {"description": "unknown site"}})
@@ -101,21 +96,7 @@ async def site_tickets(
     async with context.engine.connect() as connection:
         await _known_site(connection, site)
         found = await list_tickets(connection, site=site, open_only=open_only)
-    return [
-        TicketOut(
-            id=ticket.id,
-            site=ticket.site,
-            trouble_class=ticket.trouble_class,
-            device=ticket.device,
-            zone=ticket.zone,
-            opened_at=ticket.opened_at,
-            closed_at=ticket.closed_at,
-            reading_id=ticket.reading_id,
-            detail=ticket.detail,
-            source=ticket.source,
-        )
-        for ticket in found
-    ]
+    return [TicketOut.model_validate(ticket) for ticket in found]
 
 
 @router.post(

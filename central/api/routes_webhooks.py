@@ -27,20 +27,4 @@ async def deliveries(
     statuses: tuple[DeliveryStatus, ...] = ("pending", "failed") if status == "undelivered" else (status,)
     async with context.engine.connect() as connection:
         found = await list_deliveries(connection, statuses=statuses, recipient=recipient, limit=limit)
-    return [
-        DeliveryOut(
-            id=delivery.id,
-            recipient=delivery.recipient,
-            event=delivery.event,
-            dispatch_id=delivery.dispatch_id,
-            status=delivery.status,
-            created_at=delivery.created_at,
-            attempts=delivery.attempts,
-            next_attempt_at=delivery.next_attempt_at,
-            delivered_at=delivery.delivered_at,
-            failed_at=delivery.failed_at,
-            last_error=delivery.last_error,
-            last_status=delivery.last_status,
-        )
-        for delivery in found
-    ]
+    return [DeliveryOut.model_validate(delivery) for delivery in found]

@@ -14,6 +14,12 @@ CMD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_ID = 2**63 - 1
 
 
+class Out(BaseModel):
+    """A response body, built straight from the store's record of the same name (`Model.model_validate(record)`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
 class RequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -59,7 +65,7 @@ class SiteOut(BaseModel):
     open_tickets: int
 
 
-class GapOut(BaseModel):
+class GapOut(Out):
     site: str
     first_seq: int
     last_seq: int
@@ -67,7 +73,7 @@ class GapOut(BaseModel):
     detected_at: datetime
 
 
-class TicketOut(BaseModel):
+class TicketOut(Out):
     id: int
     site: str
     trouble_class: str
@@ -152,7 +158,7 @@ class ResponseTimes(BaseModel):
     steps: dict[str, StepSummary]
 
 
-class DeliveryOut(BaseModel):
+class DeliveryOut(Out):
     id: int
     recipient: str
     event: str
@@ -167,7 +173,7 @@ class DeliveryOut(BaseModel):
     last_status: int | None
 
 
-class CommandOut(BaseModel):
+class CommandOut(Out):
     cmd_id: str
     site: str
     name: str

@@ -8,7 +8,6 @@ import hmac
 import json
 import logging
 import random
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +24,7 @@ from central.webhooks.outbox import claim, enqueue, list_deliveries, mark_retry
 from central.webhooks.sender import WebhookRecipient, WebhookSender, WebhookSettings, backoff_delay
 from central.webhooks.signing import sign, signature_headers, verify
 from shaobing.clock import SystemClock
+from shaobing.net import free_port
 
 SECRET = "s3cret-for-the-guards-0123456789"
 LOG = logging.getLogger("test.webhooks")
@@ -131,12 +131,6 @@ async def serving(receiver: Receiver, port: int) -> AsyncIterator[None]:
     finally:
         server.close()
         await server.wait_closed()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def settings_for(port: int, name: str = "guards") -> WebhookSettings:
