@@ -137,14 +137,10 @@ class BatchStore:
             outcome.reused.append(envelope)
         for site in sorted({envelope.site for envelope in reused}):
             first = min(envelope.seq for envelope in reused if envelope.site == site)
-            await tickets.open_ticket(
-                connection,
-                site=site,
-                trouble_class=tickets.SEQ_REUSED,
-                source=tickets.SOURCE_INGEST,
-                detail=f"seq {first} came again with a different reading: the edge numbers its readings anew "
+            await _open_seq_reused(
+                connection, site, now,
+                f"seq {first} came again with a different reading: the edge numbers its readings anew "
                 "(outbox reset?); its readings are refused until its seq passes the stored ones",
-                now=now,
             )
 
     async def _state(
@@ -169,15 +165,9 @@ class BatchStore:
         # Only a live online announcement counts: a retained copy or the will carries an older counter.
         live = not getattr(message, "retain", False)
         if state.online and live and state.last_seq is not None and state.last_seq < stored_last_seq:
-            await tickets.open_ticket(
-                connection,
-                site=site,
-                trouble_class=tickets.SEQ_REUSED,
-                source=tickets.SOURCE_INGEST,
-                detail=f"the site announced last_seq {state.last_seq}, below the {stored_last_seq} central has "
-                "stored (edge outbox reset?)",
-                now=now,
-            )
+            await _open_seq_reused(connection, site, now,
+                                   f"the site announced last_seq {state.last_seq}, below the {stored_last_seq} "
+                                   "central has stored (edge outbox reset?)")
             outcome.seq_resets.append(site)
         if state.online:
             await tickets.close_tickets(
@@ -207,3 +197,9 @@ class BatchStore:
             outcome.rejected.append(Rejection(message.topic, message.payload, reason, now))
             return
         outcome.results += 1
+
+
+async def _open_seq_reused(connection: AsyncConnection, site: str, now: datetime, detail: str) -> None:
+    """The site's edge numbers its readings anew: one open ticket says so, however often it shows."""
+    await tickets.open_ticket(connection, site=site, trouble_class=tickets.SEQ_REUSED, source=tickets.SOURCE_INGEST,
+                              detail=detail, now=now)
