@@ -47,6 +47,7 @@ T0 = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
 class Message:
     topic: str
     payload: bytes
+    retain: bool = False
 
 
 def site_name(index: int) -> str:

@@ -32,6 +32,9 @@ class Message(Protocol):
     @property
     def payload(self) -> bytes: ...
 
+    @property
+    def retain(self) -> bool: ...
+
     # A `retain` flag is read when the message has one (a retained state is old news, not the site speaking now).
 
 
@@ -163,7 +166,7 @@ class BatchStore:
         applied = await sites.apply_state(connection, site, state, now=now)
         stored_last_seq = applied.last_seq if last_seq_before_batch is None else last_seq_before_batch
         # Only a live online announcement counts: a retained copy or the will carries an older counter.
-        live = not getattr(message, "retain", False)
+        live = not message.retain
         if state.online and live and state.last_seq is not None and state.last_seq < stored_last_seq:
             await _open_seq_reused(connection, site, now,
                                    f"the site announced last_seq {state.last_seq}, below the {stored_last_seq} "
