@@ -27,7 +27,7 @@ import functools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -64,9 +64,6 @@ class IngestCounters:
     confirmations_failed: int = 0  # ... that did not reach it (the site sends those readings again)
     failed_attempts: int = 0  # transactions rolled back (the batch was retried)
     quarantined: int = 0  # messages that kept failing alone, set aside (also counted in `rejected`)
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 class Ingest:

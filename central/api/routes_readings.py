@@ -16,7 +16,6 @@ from shaobing.envelope import Kind
 
 router = APIRouter(tags=["readings"])
 
-CURSOR_PATTERN = r"^[0-9]{1,19}$"
 PERSONAL_FIELDS = ("id_number", "name", "address", "birth_date")
 
 

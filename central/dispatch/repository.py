@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -77,10 +77,6 @@ class Dispatch:
     on_scene_at: datetime | None
     resolved_at: datetime | None
     updated_at: datetime
-
-    @property
-    def is_open(self) -> bool:
-        return self.state is not State.RESOLVED
 
     def step_times(self) -> dict[str, datetime | None]:
         return {
@@ -200,11 +196,6 @@ def _dispatch(row: Any) -> Dispatch:
 
 async def get(connection: AsyncConnection, dispatch_id: int) -> Dispatch | None:
     row = (await connection.execute(select(dispatches).where(dispatches.c.id == dispatch_id))).first()
-    return None if row is None else _dispatch(row)
-
-
-async def find_open(connection: AsyncConnection, open_key: str) -> Dispatch | None:
-    row = (await connection.execute(select(dispatches).where(dispatches.c.open_key == open_key))).first()
     return None if row is None else _dispatch(row)
 
 
@@ -506,13 +497,6 @@ async def response_times(connection: AsyncConnection, *, since: datetime, until:
         for step, values in per_step.items()
     }
     return {"since": format_ts(since), "until": format_ts(until), "dispatches": len(rows), "steps": summary}
-
-
-async def count_open(connection: AsyncConnection) -> int:
-    result = await connection.execute(
-        select(func.count()).select_from(dispatches).where(dispatches.c.state.in_([s.value for s in OPEN_STATES]))
-    )
-    return int(result.scalar_one())
 
 
 def _is_busy(exc: OperationalError) -> bool:

@@ -65,14 +65,6 @@ class Event(StrEnum):
 
 
 # Column stamped with the time of the step when a dispatch enters each state.
-STAMP_OF_STATE: dict[State, str] = {
-    State.ACKNOWLEDGED: "acknowledged_at",
-    State.GUARD_ASSIGNED: "guard_assigned_at",
-    State.ON_SCENE: "on_scene_at",
-    State.RESOLVED: "resolved_at",
-}
-
-
 class ActionError(ValueError):
     """An action that cannot be applied; `reason` says why in words an operator understands."""
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from central.store.schema import webhook_outbox
@@ -223,12 +223,3 @@ async def list_deliveries(
         query = query.where(webhook_outbox.c.recipient == recipient)
     rows = (await connection.execute(query.order_by(webhook_outbox.c.id).limit(limit))).all()
     return [_delivery(row) for row in rows]
-
-
-async def count_pending(connection: AsyncConnection) -> dict[str, int]:
-    rows = (
-        await connection.execute(
-            select(webhook_outbox.c.recipient, func.count()).where(_pending()).group_by(webhook_outbox.c.recipient)
-        )
-    ).all()
-    return {str(recipient): int(count) for recipient, count in rows}
