@@ -2,7 +2,7 @@
 # Set up shaobing on a fresh Debian/Ubuntu machine and run the demo.
 #   bash setup.sh                 # install what is missing, then run the demo until Ctrl-C
 #   bash setup.sh --for 60        # ... run the demo's scenario for 60 s and exit with a summary
-# Installs the system packages it needs (Mosquitto, PostgreSQL for the tests, Python venv support) when missing,
+# Installs the system packages it needs (Mosquitto, PostgreSQL for the tests, Python venv support, pcscd) when missing,
 # creates .venv and installs the project into it. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,6 +15,14 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! (command -v pg_isr
   need+=(postgresql)
 fi
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+# PC/SC card readers: pcscd, the vpcd virtual reader the tests put virtual cards on, and what pyscard builds with.
+command -v pcscd >/dev/null 2>&1 || [ -x /usr/sbin/pcscd ] || need+=(pcscd)
+[ -e /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || need+=(vsmartcard-vpcd)
+[ -e /usr/include/PCSC/winscard.h ] || need+=(libpcsclite-dev)
+command -v swig >/dev/null 2>&1 || need+=(swig)
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+python3 -c 'import os, sysconfig; raise SystemExit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' \
+  || need+=(python3-dev)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "setup: installing system packages: ${need[*]}"

@@ -17,4 +17,6 @@ if [ -z "${SHAOBING_TEST_PG:-}" ]; then
     trap 'bash tests/pg_private.sh stop' EXIT
   fi
 fi
-.venv/bin/pytest "$@"
+# Two workers: the suite mostly waits on brokers, sockets and processes, and every test makes its own (broker, ports,
+# files, database, private pcscd). SHAOBING_TEST_WORKERS=0 runs serially.
+.venv/bin/pytest -n "${SHAOBING_TEST_WORKERS:-2}" --dist loadgroup "$@"

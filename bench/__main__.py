@@ -1,13 +1,17 @@
 """Every benchmark figure, measured on this machine, in one table with the goal beside each.
 
 Run: .venv/bin/python -m bench [--quick] [--only FIGURE ...] [--pg URL]
-FIGURE is one of: latency (1), ingest (2), outbox (3), drain (4), rss (5).
+FIGURE is one of: latency (1), ingest (2), outbox (3), drain (4), rss (5), decode (6), trackers (7, 9), theft (8),
+watchlist (ID card reads and registrations checked against 1,000,000 listed people),
+doors (card-to-door decision at an OSDP reader, uplink up and down; decide() with 1,000,000 entries).
+The trackers and theft figures run 10,000 simulated trackers (about 5 minutes; --quick: 2,000).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import platform
 import tempfile
@@ -17,12 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bench import alarm_latency, drain, edge_rss, ingest, outbox
+from bench import alarm_latency, decode_rates, door_decision, drain, edge_rss, ingest, outbox, trackers, watchlist
 from bench.common import Figure, at_least, quiet_logging, say, table
 from shaobing.broker import BrokerUser, MosquittoBroker
 
 INGEST_GOAL = 10_000.0
-FIGURES = ("latency", "ingest", "outbox", "drain", "rss")
+FIGURES = ("latency", "ingest", "outbox", "drain", "rss", "decode", "trackers", "theft", "watchlist", "doors")
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,17 @@ async def run(chosen: list[str], sizes: Sizes, pg: str) -> list[Figure]:
             elif name == "rss":
                 rss = await edge_rss.run(load_seconds=sizes.rss_load_seconds)
                 figures += edge_rss.figures(rss, draining)
+            elif name == "decode":
+                figures += decode_rates.run(seconds=sizes.single_seconds / 3)
+            elif name == "trackers":
+                figures += await trackers.run_load(quick=sizes is QUICK)
+            elif name == "theft":
+                figures += await trackers.run_theft(quick=sizes is QUICK)
+            elif name == "doors":
+                figures += await door_decision.run(quick=sizes is QUICK)
+            elif name == "watchlist":
+                watchlist.LOG.setLevel(logging.ERROR)  # one warning per hit otherwise
+                figures += await watchlist.run(quick=sizes is QUICK, pg=pg)
         except Exception as error:  # one figure failing must not hide the others: it shows as failed in the table
             traceback.print_exc()
             figures.append(Figure(f"{name}: FAILED", None, "", "", False, f"{type(error).__name__}: {error}"))

@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import secrets
 import signal
 import subprocess
@@ -357,3 +358,69 @@ class EdgeProcess:
 
 def quiet_logging() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# -- CPU time of processes and of the machine ---------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far, all its threads included (/proc/PID/stat)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2:].split()  # the command name in brackets may hold spaces
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of the whole line
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, summed over its cores (/proc/stat); idle and
+    iowait count as not busy."""
+    values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    total = sum(values[:8])  # user nice system idle iowait irq softirq steal (guest time is inside user)
+    busy = total - values[3] - values[4]
+    ticks = os.sysconf("SC_CLK_TCK")
+    return busy / ticks, total / ticks
+
+
+@dataclass
+class CpuWindow:
+    """CPU used over a window by named processes and by the machine as a whole, as shares of the machine
+    (1.0 = every core busy). `start()`, then `stop()`; processes that vanished meanwhile count as 0."""
+
+    pids: Mapping[str, int]
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    started_at: float = 0.0
+    seconds: float = 0.0
+    _before: dict[str, float] = field(default_factory=dict)
+    _machine_before: tuple[float, float] = (0.0, 0.0)
+    used: dict[str, float] = field(default_factory=dict)  # CPU seconds per process over the window
+    machine_busy_share: float = 0.0
+
+    def start(self) -> None:
+        self._before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._machine_before = machine_cpu_seconds()
+        self.started_at = time.monotonic()
+
+    def stop(self) -> None:
+        self.seconds = time.monotonic() - self.started_at
+        for name, pid in self.pids.items():
+            try:
+                self.used[name] = cpu_seconds(pid) - self._before[name]
+            except (FileNotFoundError, ProcessLookupError):
+                self.used[name] = 0.0
+        busy, total = machine_cpu_seconds()
+        busy_before, total_before = self._machine_before
+        self.machine_busy_share = (busy - busy_before) / max(1e-9, total - total_before)
+
+    def share(self, name: str) -> float:
+        """A process's CPU over the window as a share of the whole machine (0.5 = one core of two)."""
+        return self.used.get(name, 0.0) / max(1e-9, self.seconds * self.cores)
+
+    @property
+    def other_share(self) -> float:
+        """The machine's busy share not used by the named processes: the rest of what runs on this box."""
+        return max(0.0, self.machine_busy_share - sum(self.share(name) for name in self.pids))
+
+    def describe(self) -> str:
+        parts = [f"{name} {self.share(name):.0%}" for name in self.pids]
+        return (f"{', '.join(parts)}; machine {self.machine_busy_share:.0%} of {self.cores} cores, of which "
+                f"{self.other_share:.0%} other work")

@@ -3,11 +3,14 @@
 ```toml
 [mqtt]        url, username, password | password_file, keepalive
 [database]    url = "sqlite:///var/central.db" | "postgresql://user@host/db"
-[http]        listen = "127.0.0.1:8640"
+[http]        listen = "127.0.0.1:8640", public_url (share links)
 [api]         max_body_bytes, command_timeout_s
-[[api.tokens]] token, name, role (viewer | operator | supervisor | admin)
+[[api.tokens]] token, name, role (viewer | operator | supervisor | admin | police)
 [ingest]      batching and the MQTT session (central.ingest_settings)
-[rules]       escalation time, recipients per role, 24-hour zones (central.rules_settings)
+[rules]       escalation time, recipients per role (owners: the SMS gateway), 24-hour zones (central.rules_settings)
+[owners]      e-bike owners: sessions, login brake, share links (central.api.owner_auth)
+[trackers]    e-bike trackers: the theft rule, position filters (central.trackers.settings)
+[people]      watch-list key, allow-list signing key, underground limits, key persons (central.people.settings)
 [webhooks]    [[webhooks.recipients]] name, url, secret; retry backoff (central.webhooks.sender)
 [supervision] expected test / poll interval per site (central.supervision)
 [log]         level
@@ -21,9 +24,12 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from central.api.owner_auth import OwnersSettings
 from central.ingest_settings import IngestSettings
+from central.people.settings import PeopleSettings
 from central.rules_settings import RulesSettings, unknown_recipients
 from central.supervision import SupervisionSettings
+from central.trackers.settings import TrackerSettings
 from central.webhooks.sender import WebhookSettings
 from shaobing.config import Closed, read_toml, validate_table
 from shaobing.errors import ConfigError
@@ -54,6 +60,12 @@ class DatabaseSection(Closed):
 
 class HttpSection(Closed):
     listen: str = "127.0.0.1:8640"
+    # The address people outside reach this API at (share links for the police); default: http://{listen}.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.listen}").rstrip("/")
 
     @model_validator(mode="after")
     def _host_port(self) -> HttpSection:
@@ -64,7 +76,7 @@ class HttpSection(Closed):
 class ApiToken(Closed):
     token: str = Field(min_length=16, max_length=512)
     name: str = Field(min_length=1, max_length=128)
-    role: Literal["viewer", "operator", "supervisor", "admin"]
+    role: Literal["viewer", "operator", "supervisor", "admin", "police"]
 
 
 class ApiSection(Closed):
@@ -87,6 +99,9 @@ class CentralConfig(Closed):
     rules: RulesSettings = Field(default_factory=RulesSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
+    trackers: TrackerSettings = Field(default_factory=TrackerSettings)
+    owners: OwnersSettings = Field(default_factory=OwnersSettings)
+    people: PeopleSettings = Field(default_factory=PeopleSettings)
     log: LogSection = Field(default_factory=LogSection)
 
     @model_validator(mode="after")

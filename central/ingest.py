@@ -290,7 +290,7 @@ class Ingest:
             self._log.exception("ingest: could not set aside a failing message either; retrying it")
             return False
         self._log.error("ingest: message on %r set aside after failing alone: %s; payload %s",
-                        message.topic, reason, loggable(message.payload))
+                        message.topic, reason, loggable(message.payload, message.topic))
         self.counters.quarantined += 1
         self._account(BatchOutcome(rejected=[rejection]), logged=True)
         return True
@@ -314,7 +314,7 @@ class Ingest:
                 "ingest: rejected message on %r: %s; payload %s",
                 rejection.topic,
                 rejection.reason,
-                loggable(rejection.payload),
+                loggable(rejection.payload, rejection.topic),
             )
 
     async def _notify(self, stored: list[StoredReading]) -> None:

@@ -5,6 +5,7 @@ No I/O besides the database connection, so the MQTT loop, the tests and the benc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +18,7 @@ from central.model import StoredReading
 from central.store import commands, gaps, readings, sites, tickets
 from central.store.rejected import Rejection, record_rejections
 from shaobing import topics
-from shaobing.envelope import Envelope
+from shaobing.envelope import Envelope, Kind
 
 OnStored = Callable[[AsyncConnection, list[StoredReading]], Awaitable[None]]
 LOGGED_PAYLOAD_CHARS = 300
@@ -53,8 +54,23 @@ class BatchOutcome:
     committed: dict[str, list[int]] = field(default_factory=dict)
 
 
-def loggable(payload: bytes) -> str:
-    """The payload as a Python literal that can be pasted into a test, cut to a sane length."""
+# Personal data in an id_read kept out of the log: these fields' values starred, an ID number's birth date and
+# sequence starred wherever it stands (a payload refused may not even be JSON).
+_PERSONAL_FIELD = re.compile(rb'"(name|name_en|address|birth_date|pass_number|photo_wlt)"(\s*:\s*)'
+                             rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)')
+_ID_NUMBER = re.compile(rb"(?<![0-9A-Za-z])([0-9A-Za-z]{6})[0-9A-Za-z]{5,8}([0-9A-Za-z]{4})(?![0-9A-Za-z])")
+
+
+def _redacted(payload: bytes) -> bytes:
+    payload = _PERSONAL_FIELD.sub(rb'"\1"\2"***"', payload)
+    return _ID_NUMBER.sub(lambda m: m.group(1) + b"*" * (len(m.group(0)) - 10) + m.group(2), payload)
+
+
+def loggable(payload: bytes, topic: str = "") -> str:
+    """The payload as a Python literal that can be pasted into a test, cut to a sane length; an id_read's personal
+    data starred (north star: ID numbers masked in logs)."""
+    if topic.rsplit("/", 1)[-1] == Kind.ID_READ.value:
+        payload = _redacted(payload)
     shown = repr(payload[:LOGGED_PAYLOAD_CHARS])
     return shown if len(payload) <= LOGGED_PAYLOAD_CHARS else f"{shown}... ({len(payload)} bytes)"
 

@@ -16,12 +16,20 @@ table, so a reading and the dispatch it raises (with the webhooks announcing it)
 - Disarmed: recorded, not dispatched, unless the zone is a 24-hour zone (`data["24h"]` true, or listed in the
   settings for the site).
 - The same site + class + zone while a dispatch is open folds into it (occurrences + 1), never a second dispatch.
+
+Trackers' alarms (`data["source"] == "tracker"`, zone = the IMEI) follow the same rules with three differences:
+- Armed or not is the bike's (`trackers.armed`, looked up through the `device_armed` hook), not the gateway site's.
+- `power_cut`, `moving` and `displacement` while the bike is armed are the theft rule's (central.trackers): it raises
+  the bike's one theft dispatch, so they raise none of their own.
+- A bike's vibration while armed goes to the security company without the 110 timer: a bumped bike is not a
+  burglary, and if it is being taken the theft rule follows within seconds. Disarmed, a riding bike vibrates: recorded.
+The `on_dispatch` hook hears of every dispatch raised or folded (the owners' notifications).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,7 +37,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from central.dispatch.repository import NewDispatch, raise_dispatch
+from central.dispatch.repository import Dispatch, NewDispatch, raise_dispatch
 from central.dispatch.states import EscalationReason
 from central.model import StoredReading
 from central.rules_settings import RulesSettings
@@ -39,6 +47,14 @@ from shaobing.envelope import Envelope, Kind
 LIFE_SAFETY = frozenset({"panic", "duress", "holdup", "sos"})
 BURGLARY_LIKE = frozenset({"burglary", "alarm", "intrusion", "forced_door", "tamper", "vibration", "theft"})
 DISPATCHING_QUALIFIERS = frozenset({None, "", "new", "repeat"})
+TRACKER_SOURCE = "tracker"
+# A tracker's own words that an armed bike is being taken: the theft rule's (central.trackers.theft.THEFT_SIGNALS).
+TRACKER_THEFT_SIGNALS = frozenset({"power_cut", "moving", "displacement"})
+
+# Whether the device an alarm names (a tracker's IMEI) is armed; None when unknown.
+DeviceArmed = Callable[[AsyncConnection, str], Awaitable[bool | None]]
+# Told of each dispatch raised (True) or folded (False), inside the transaction.
+OnDispatch = Callable[[AsyncConnection, StoredReading, Dispatch, bool], Awaitable[None]]
 
 # Lower is more urgent (as reading priorities are).
 PRIORITY_LIFE_SAFETY = 1
@@ -70,13 +86,18 @@ def _label(value: Any) -> str | None:
     return None
 
 
+def is_tracker_alarm(envelope: Envelope) -> bool:
+    return envelope.kind is Kind.ALARM and envelope.data.get("source") == TRACKER_SOURCE
+
+
 def effective_armed(envelope: Envelope, site_armed: bool | None) -> bool | None:
     stamped = envelope.data.get("site_armed")
     return stamped if isinstance(stamped, bool) else site_armed
 
 
 def decide(envelope: Envelope, site_armed: bool | None, settings: RulesSettings) -> Decision | None:
-    """The decision for one reading, given the site's armed state as stored (None while unknown); None: no dispatch."""
+    """The decision for one reading, given the armed state as stored (the site's, or for a tracker's alarm the
+    bike's; None while unknown); None: no dispatch."""
     if envelope.kind is not Kind.ALARM:
         return None
     data = envelope.data
@@ -101,6 +122,11 @@ def decide(envelope: Envelope, site_armed: bool | None, settings: RulesSettings)
     always = data.get("24h") is True or settings.is_24h_zone(envelope.site, zone)
     if armed is False and not always:
         return None
+    if is_tracker_alarm(envelope):
+        if alarm_class in TRACKER_THEFT_SIGNALS and armed is True:
+            return None  # the theft rule raises the bike's one theft dispatch
+        if alarm_class == "vibration":
+            return decision(PRIORITY_OTHER, ("security",))
     if alarm_class in BURGLARY_LIKE:
         if data.get("verified") is True:  # confirmed by the panel itself (SIA BV, Contact ID 139): 110 at once
             return decision(PRIORITY_BURGLARY, ("security", "police"), now=True)
@@ -124,14 +150,31 @@ class AlarmRules:
         *,
         logger: logging.Logger,
         wake_sender: Callable[[], None] | None = None,
+        device_armed: DeviceArmed | None = None,
+        on_dispatch: OnDispatch | None = None,
     ) -> None:
         self._settings = settings
         self._logger = logger
         self._wake_sender = wake_sender
+        self._device_armed = device_armed
+        self._on_dispatch = on_dispatch
 
     async def _armed(self, connection: AsyncConnection, site: str) -> bool | None:
         armed = (await connection.execute(select(sites.c.armed).where(sites.c.id == site))).scalar_one_or_none()
         return armed if isinstance(armed, bool) else None
+
+    async def _armed_for(
+        self, connection: AsyncConnection, envelope: Envelope, cache: dict[tuple[str, str], bool | None]
+    ) -> bool | None:
+        """The site's armed state, or for a tracker's alarm the bike's (zone = IMEI, else the device)."""
+        if self._device_armed is not None and is_tracker_alarm(envelope):
+            device = _label(envelope.data.get("zone")) or envelope.device
+            if ("device", device) not in cache:
+                cache["device", device] = await self._device_armed(connection, device)
+            return cache["device", device]
+        if ("site", envelope.site) not in cache:
+            cache["site", envelope.site] = await self._armed(connection, envelope.site)
+        return cache["site", envelope.site]
 
     def _recipients(self, roles: tuple[str, ...]) -> list[str]:
         names: list[str] = []
@@ -142,15 +185,18 @@ class AlarmRules:
     async def on_stored(self, connection: AsyncConnection, stored: list[StoredReading]) -> None:
         alarms = [reading for reading in stored if reading.envelope.kind is Kind.ALARM]
         decided: list[tuple[Decision, StoredReading]] = []
-        armed_cache: dict[str, bool | None] = {}
+        armed_cache: dict[tuple[str, str], bool | None] = {}
         for reading in alarms:
             site = reading.envelope.site
-            if site not in armed_cache:
-                armed_cache[site] = await self._armed(connection, site)
-            decision = decide(reading.envelope, armed_cache[site], self._settings)
+            armed = await self._armed_for(connection, reading.envelope, armed_cache)
+            decision = decide(reading.envelope, armed, self._settings)
             if decision is None:
+                # Its class and zone only: the data may hold where a bike's owner is, or a panel user's number, and
+                # a riding bike's vibrations come by the hundred (the reading itself is in `readings`).
+                data = reading.envelope.data
                 self._logger.info(
-                    "alarm %s/%d %r recorded, not dispatched", site, reading.envelope.seq, reading.envelope.data
+                    "alarm %s/%d (%s, zone %s) recorded, not dispatched", site, reading.envelope.seq,
+                    _label(data.get("class")), _label(data.get("zone")),
                 )
                 continue
             decided.append((decision, reading))
@@ -188,6 +234,8 @@ class AlarmRules:
             )
         else:
             self._logger.info("alarm reading %d folded into dispatch %d as a repeat", reading.id, dispatch.id)
+        if self._on_dispatch is not None:
+            await self._on_dispatch(connection, reading, dispatch, created)
 
     async def after_commit(self, stored: list[StoredReading]) -> None:
         """The batch is committed: wake the webhook sender if it may have raised or updated a dispatch."""

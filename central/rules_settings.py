@@ -19,8 +19,10 @@ class RoleRecipients(Closed):
     police: list[str] = Field(default_factory=list)
     fire: list[str] = Field(default_factory=list)
     medical: list[str] = Field(default_factory=list)
+    # The notification (SMS) gateway that texts e-bike owners about their bikes (central.trackers.notify).
+    owners: list[str] = Field(default_factory=list)
 
-    @field_validator("security", "police", "fire", "medical")
+    @field_validator("security", "police", "fire", "medical", "owners")
     @classmethod
     def _names(cls, names: list[str]) -> list[str]:
         for name in names:
@@ -35,7 +37,7 @@ class RoleRecipients(Closed):
         return names
 
     def all_names(self) -> set[str]:
-        return {*self.security, *self.police, *self.fire, *self.medical}
+        return {*self.security, *self.police, *self.fire, *self.medical, *self.owners}
 
 
 class RulesSettings(Closed):

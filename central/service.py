@@ -7,19 +7,25 @@ import asyncio
 import json
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import uvicorn
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from central.api.app import create_app
 from central.config import CentralConfig
 from central.dispatch.escalation import EscalationTimer
-from central.ingest import Ingest
+from central.ingest import AfterCommit, Ingest
+from central.ingest_batch import OnStored
+from central.model import StoredReading
+from central.people.hook import PeopleHook
+from central.people.key_persons import KeyPersonWatch
 from central.rules import AlarmRules
 from central.store.db import open_database
 from central.supervision import Supervisor
+from central.trackers.batch import TrackerHook
+from central.trackers.policy import TrackerPolicy, attach_policy
 from central.webhooks.sender import WebhookSender
 from shaobing import __version__, topics
 from shaobing.clock import SystemClock
@@ -61,6 +67,24 @@ def _mqtt_settings(config: CentralConfig, client_id: str) -> MqttSettings:
     )
 
 
+def stored_chain(hooks: Sequence[OnStored]) -> OnStored:
+    """The ingest's `on_stored`: each hook in turn, in the batch's one transaction."""
+
+    async def on_stored(connection: AsyncConnection, stored: list[StoredReading]) -> None:
+        for hook in hooks:
+            await hook(connection, stored)
+
+    return on_stored
+
+
+def after_commit_chain(hooks: Sequence[AfterCommit]) -> AfterCommit:
+    async def after_commit(stored: list[StoredReading]) -> None:
+        for hook in hooks:
+            await hook(stored)
+
+    return after_commit
+
+
 class Central:
     """Every part of central, wired together; `run()` serves until cancelled."""
 
@@ -70,14 +94,30 @@ class Central:
         self.log = log
         clock = SystemClock()
         self.sender = WebhookSender(engine, config.webhooks, clock=clock, logger=log.getChild("webhooks"))
-        self.rules = AlarmRules(config.rules, logger=log.getChild("rules"), wake_sender=self.sender.wake)
+        # The trackers' policy travels with the engine: the API's tracker actions find it there.
+        policy = TrackerPolicy.of(config.rules, config.trackers, public_url=config.http.base_url)
+        attach_policy(engine, policy)
+        self.trackers = TrackerHook(policy, logger=log.getChild("trackers"), wake_sender=self.sender.wake)
+        self.rules = AlarmRules(
+            config.rules,
+            logger=log.getChild("rules"),
+            wake_sender=self.sender.wake,
+            device_armed=self.trackers.armed_of,
+            on_dispatch=self.trackers.alarm_dispatched,
+        )
+        self.people = PeopleHook(config.people, police=config.rules.recipients.police,
+                                 security=config.rules.recipients.security, logger=log.getChild("people"),
+                                 wake_sender=self.sender.wake)
+        self.key_persons = KeyPersonWatch(engine, config.people, clock=clock, logger=log.getChild("people"))
+        # Trackers first: a tracker seen for the first time gets its row (and arming) before its alarms are judged.
         self.ingest = Ingest(
             engine,
             _mqtt_settings(config, config.ingest.client_id),
             config.ingest,
             log=log.getChild("ingest"),
-            on_stored=self.rules.on_stored,
-            after_commit=self.rules.after_commit,
+            on_stored=stored_chain([self.trackers.on_stored, self.rules.on_stored, self.people.on_stored]),
+            after_commit=after_commit_chain([self.trackers.after_commit, self.rules.after_commit,
+                                             self.people.after_commit]),
         )
         self.escalation = EscalationTimer(
             engine, police=config.rules.recipients.police, clock=clock, logger=log.getChild("escalation"),
@@ -93,6 +133,9 @@ class Central:
             logger=log.getChild("api"),
             on_commit=self.sender.wake,
             max_body_bytes=config.api.max_body_bytes,
+            public_url=config.http.base_url,
+            owners=config.owners,
+            people=config.people,
         )
         host, port = split_host_port(config.http.listen)
         self.http = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
@@ -112,6 +155,7 @@ class Central:
             group.create_task(self.sender.run(), name="webhooks")
             group.create_task(self.escalation.run(), name="escalation")
             group.create_task(self.supervisor.run(), name="supervision")
+            group.create_task(self.key_persons.run(), name="key-persons")
             group.create_task(self._serve_http(), name="http")
             self.log.info("central %s serving http://%s/api (OpenAPI at /openapi.json), broker %s, database %s",
                           __version__, self.config.http.listen, self.config.mqtt.url,

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
@@ -40,6 +41,35 @@ class DriverStats:
         self.counts[name] += amount
 
 
+@dataclass(frozen=True)
+class AccessDecision:
+    """The edge's answer to "may this card open this door now?", made locally so doors work with the uplink down.
+
+    `reason` is one word a report can count: granted, unknown_card, not_yet_valid, expired, door_not_allowed,
+    no_list (the site has never received an allow-list)."""
+
+    granted: bool
+    reason: str
+    person: str | None = None  # who the card was issued to, as central named them in the list
+
+
+class AccessDecider(Protocol):
+    """The site's allow-list. Cards are named canonically so one list serves every kind of reader:
+    a contactless UID (PC/SC `FF CA`, or an OSDP raw read of whole bytes) as upper-case hex without separators
+    ("04A1B2C3"); a Wiegand 26 / 34 read as "W26:{facility}:{number}" / "W34:{facility}:{number}" in decimal."""
+
+    def decide(self, card: str, door: str, at: datetime) -> AccessDecision:
+        """Answer at once from memory (no I/O): a door waits on this."""
+        ...
+
+
+class NoAccessList:
+    """What a site without an allow-list decides: nobody is let in, and the reason says why."""
+
+    def decide(self, card: str, door: str, at: datetime) -> AccessDecision:
+        return AccessDecision(False, "no_list")
+
+
 @dataclass
 class DriverContext:
     site: str
@@ -47,6 +77,7 @@ class DriverContext:
     log: logging.Logger
     clock: Clock = field(default_factory=SystemClock)
     stats: DriverStats = field(default_factory=DriverStats)
+    access: AccessDecider = field(default_factory=NoAccessList)
 
     def refused(self, error: FrameError, source: str = "") -> None:
         """Count a refused frame and log it once, with its bytes in hex so it can be pasted into a test."""
@@ -75,6 +106,22 @@ class Driver(Protocol):
 class CommandableDriver(Driver, Protocol):
     async def command(self, name: str, args: Mapping[str, Any]) -> CommandResult:
         """Carry out a central `cmd` (e.g. arm / disarm a partition) on the device, if the driver supports it."""
+        ...
+
+
+class DeviceCommandDriver(Driver, Protocol):
+    """A driver serving many devices (a tracker gateway) that takes commands addressed to one of them.
+
+    Central sends such a command with `args["device"]` naming the device (a tracker's IMEI); the edge offers it to each
+    driver that has `device_command`, and the first that knows the device answers.
+    """
+
+    device_commands: frozenset[str]  # the command names it understands, e.g. engine_stop, engine_resume
+
+    async def device_command(self, device: str, name: str, args: Mapping[str, Any]) -> CommandResult | None:
+        """Carry out `name` on `device` and wait for the device's reply; None when the device is not this driver's
+        (never connected to it). A device that is known but offline, or does not answer, is a failed result.
+        Called for several devices at once (the edge runs a lane per device), never twice at once for one device."""
         ...
 
 

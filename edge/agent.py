@@ -3,7 +3,8 @@
 Each driver, the uplink and the command handler run as named tasks of one task group. Central's `stored`
 confirmations (with `[mqtt] confirm = "central"`) come in on the command link and go straight to the uplink, which
 deletes the confirmed readings from the outbox. A driver that crashes (or returns) is logged and started again after
-a delay that grows to a minute: one bad device never takes the agent down.
+a delay that grows to a minute: one bad device never takes the agent down. Every driver's context carries the site's
+allow-list (`edge.access.AccessStore`), loaded before the drivers start, so doors decide locally.
 Stopping (SIGTERM/SIGINT for `shaobing edge`) stops the drivers, publishes the offline state, closes the MQTT link
 cleanly (so the will does not fire) and commits what is queued in the outbox.
 
@@ -25,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from drivers.base import Driver, DriverContext, DriverStats, create_driver
+from edge.access import AccessStore
 from edge.arming import ArmingBook, ArmingChange
 from edge.commands import CommandHandler
 from edge.config import EdgeConfig, load_edge_config
@@ -33,6 +35,7 @@ from edge.presence import Presence
 from edge.uplink import Uplink
 from shaobing import __version__, topics
 from shaobing import stored as stored_confirmation
+from shaobing.access_list import load_public_key
 from shaobing.clock import Clock, SystemClock, format_ts
 from shaobing.envelope import Kind, Reading
 from shaobing.errors import FrameError
@@ -106,6 +109,12 @@ class EdgeAgent:
         self.sink = AgentSink(self.outbox, self.arming)
         self.presence = Presence(self.site, version=version, outbox=self.outbox, clock=self._clock,
                                  log=self._log.getChild("presence"))
+        key = config.access.public_key
+        # The site's allow-list: every driver decides from it (doors open with the uplink down).
+        self.access = AccessStore(config.access_path, self.site,
+                                  public_key=None if key is None else load_public_key(key),
+                                  log=self._log.getChild("access"), max_entries=config.access.max_entries,
+                                  clock=self._clock)
         self._drivers: list[_RunningDriver] = []
         self._link: MqttLink | None = None
         self._uplink: Uplink | None = None
@@ -141,16 +150,18 @@ class EdgeAgent:
         drivers = self._build_drivers()  # configuration errors surface before anything is opened
         await self.outbox.open()
         try:
+            await self.access.open()
             await self.arming.load()
             self._drivers = [
                 _RunningDriver(driver, DriverContext(site=self.site, sink=self.sink,
                                                      log=self._log.getChild(f"driver.{driver.name}"),
-                                                     clock=self._clock, stats=DriverStats()))
+                                                     clock=self._clock, stats=DriverStats(), access=self.access))
                 for driver in drivers
             ]
             self._commands = CommandHandler(self.site, outbox=self.outbox, sink=self.sink, drivers=drivers,
                                             clock=self._clock, log=self._log.getChild("commands"),
-                                            max_age=self.config.commands.max_command_age)
+                                            max_age=self.config.commands.max_command_age, access=self.access,
+                                            max_payload=self.config.access.max_bytes)
             await self._commands.load()
             mqtt = self.config.mqtt
             settings = MqttSettings(
@@ -177,6 +188,7 @@ class EdgeAgent:
             await link.start()
             self._link = link
         except BaseException:
+            await self.access.close()
             await self.outbox.close()
             raise
         self._runner = asyncio.create_task(self._run(link, uplink, self._commands), name=f"edge-agent-{self.site}")
@@ -198,24 +210,18 @@ class EdgeAgent:
             group.create_task(self._watch_outbox(), name="outbox-watch")
 
     async def _receive(self, link: MqttLink, uplink: Uplink, commands: CommandHandler) -> None:
-        """Central's confirmations to the uplink at once; commands, one at a time, to the command handler."""
-        queued: asyncio.Queue[IncomingMessage] = asyncio.Queue()
-
-        async def serve_commands() -> None:
-            while True:
-                await commands.serve(link, await queued.get())
-
-        async with asyncio.TaskGroup() as group:
-            server = group.create_task(serve_commands(), name="commands-serve")
-            stored_topic = topics.stored(self.site)
+        """Central's confirmations to the uplink at once; commands to the command handler's lanes."""
+        stored_topic = topics.stored(self.site)
+        try:
             async for message in link.messages():
                 if message.topic == stored_topic:
                     if uplink.confirms:  # else: a subscription left from a run with confirm = "central"
                         self._confirmed(uplink, message)
                     link.ack(message)
                 else:
-                    queued.put_nowait(message)
-            server.cancel()
+                    commands.receive(link, message)
+        finally:
+            await commands.stop()
 
     def _confirmed(self, uplink: Uplink, message: IncomingMessage) -> None:
         try:
@@ -287,6 +293,7 @@ class EdgeAgent:
         if link is not None:
             await self.presence.announce_offline(link)
             await link.close()
+        await self.access.close()
         await self.outbox.close()
         self._log.info("edge agent for site %s stopped; %d readings pending, last seq %d", self.site,
                        self.outbox.total, self.outbox.last_seq)
@@ -314,6 +321,7 @@ class EdgeAgent:
                                                    "confirmed": uplink.confirmed, "resent": uplink.resent},
             "arming": {partition: {"state": entry.state, "user": entry.user, "since": format_ts(entry.since)}
                        for partition, entry in sorted(self.arming.snapshot().items())},
+            "access": self.access.status(),
             "drivers": {running.driver.name: {"restarts": running.restarts,
                                               "counts": dict(running.context.stats.counts)}
                         for running in self._drivers},

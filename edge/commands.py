@@ -5,12 +5,32 @@ str}`; no partition means partition 0, the whole site) and `ping`. An arm/disarm
 `arming` reading (so it updates the arming state and reaches central in order with everything else) and is forwarded
 to every driver that takes commands. The result is `{"cmd_id", "ok", "detail"}`.
 
+A command whose args name a `device` (a tracker's IMEI: `engine_stop`, `engine_resume`, and `arm` / `disarm` of the
+tracker itself) is for that one device: it is offered to the drivers that take device commands, the first that knows
+the device carries it out and waits for the device's reply, and no site arming reading is made.
+
 A command issued more than `max_age` seconds ago (by its `issued_at`) is not carried out: a disarm that waited hours
 in the broker for an offline site must not take effect when the site comes back. Its result is ok=false "expired".
+
+`access_list` (args: the signed allow-list, `shaobing.access_list`) goes to the site's `AccessStore`: verified, and
+applied whole or refused with the reason, the list in force kept. It is not refused for its age: a list that waited
+in the broker is still the newest the site can have, and an old one replayed is refused as stale by its version.
+A payload longer than `LARGE_PAYLOAD` bytes is parsed, and if it is an `access_list` applied, in a child process
+(`AccessStore.apply_payload`). A payload longer than `max_payload` bytes (`[access] max_bytes`) is refused before it
+is parsed; its result goes to the cmd_id found at its head, if any, and it is not remembered (it is refused the same
+way every time).
 
 When no driver of the site takes commands (Contact ID and DC-09 panels only report; they have no return channel), an
 arm/disarm sets the edge's own arming state, by which its alarms are stamped, and the result says that no device was
 told: the panel's own next open/close report sets the state again.
+
+Lanes: a device command runs in that device's lane, one at a time and in order per device, so a tracker that does
+not answer (up to `DEVICE_COMMAND_TIMEOUT`) holds up only its own commands; every other command runs in the main lane,
+in order. Lanes run side by side, and a lane's task ends when it has nothing left. A result is published as soon as
+its command finishes; the PUBACKs still go out in the order the messages came in (as MQTT requires): a finished
+message waits for those before it. One whose result could not be published is not acknowledged (the broker delivers
+it again after the reconnect); once the link has reconnected, the messages of the old connection are let go, so they
+hold up nothing behind them. A redelivery goes to the same lane as its first delivery, after it.
 
 At-least-once in, exactly-once effect: the message is acknowledged to the broker only after its outcome is recorded
 and its result published, and every cmd_id's outcome is remembered on disk (the latest `REMEMBERED` of them), so a
@@ -23,23 +43,36 @@ acknowledged all the same: a command that failed once would fail again on every 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import re
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from drivers.base import CommandResult, Driver, OutboxRefused, ReadingSink
+from drivers.base import CommandResult, DeviceCommandDriver, Driver, OutboxRefused, ReadingSink
+from edge.access import AccessStore
 from edge.outbox import Outbox
 from shaobing import topics
+from shaobing.access_list import COMMAND as ACCESS_LIST
 from shaobing.clock import Clock, format_ts, parse_ts
 from shaobing.envelope import Kind, Reading
 from shaobing.mqtt import IncomingMessage, MqttLink, PublishFailed
 
 REMEMBERED = 1000
 DRIVER_COMMAND_TIMEOUT = 10.0
+DEVICE_COMMAND_TIMEOUT = 30.0  # a tracker on GPRS may take a while to answer
 COMMAND_DEVICE = "edge"
 DEFAULT_MAX_AGE = 300.0
+DEFAULT_MAX_PAYLOAD = 99_000_000
+# A longer payload is parsed in a child process, in case it is an allow-list: its JSON would hold the interpreter, and
+# the drivers with it, for up to seconds.
+LARGE_PAYLOAD = 1_000_000
+# The cmd_id of a payload too large to parse, if it leads: after `{` or `,`, outside any string.
+HEAD = 4096
+HEAD_CMD_ID = re.compile(rb'[{,]\s*"cmd_id"\s*:\s*"([^"\\]{1,200})"')
 NO_REMOTE_ARMING = "arming state set at the edge; no device on this site accepts remote arming"
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS commands_seen (
@@ -60,6 +93,13 @@ class CommandOutcome:
     def payload(self) -> bytes:
         return json.dumps({"cmd_id": self.cmd_id, "ok": self.ok, "detail": self.detail},
                           ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass
+class _Received:
+    message: IncomingMessage
+    connection: int  # the link's `connects` when it came in
+    ack: bool = False  # done, and its result published (or it has none)
 
 
 class MalformedCommand(ValueError):
@@ -85,9 +125,15 @@ class CommandHandler:
         clock: Clock,
         log: logging.Logger,
         max_age: float = DEFAULT_MAX_AGE,
+        access: AccessStore | None = None,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
     ) -> None:
         if max_age <= 0:
             raise ValueError("max_age must be positive")
+        if max_payload < 1:
+            raise ValueError("max_payload must be positive")
+        self.max_payload = max_payload
+        self._access = access
         self.site = site
         self.max_age = max_age
         self.topic = topics.cmd(site)
@@ -98,6 +144,9 @@ class CommandHandler:
         self._clock = clock
         self._log = log
         self._seen: dict[str, tuple[bool, str]] = {}
+        self._received: deque[_Received] = deque()  # in the order received, until acknowledged
+        self._lanes: dict[str | None, deque[_Received]] = {}  # per device; None: the main lane
+        self._lane_tasks: set[asyncio.Task[None]] = set()
         self._counter = 0
         self.executed = 0
         self.repeated = 0
@@ -114,16 +163,71 @@ class CommandHandler:
     # -- the loop over the link's messages ------------------------------------------------------------------------
 
     async def run(self, link: MqttLink) -> None:
-        async for message in link.messages():
-            await self.serve(link, message)
+        try:
+            async for message in link.messages():
+                self.receive(link, message)
+        finally:
+            await self.stop()
 
-    async def serve(self, link: MqttLink, message: IncomingMessage) -> None:
-        """Handle one message of the command topic, answer it and acknowledge it."""
+    def receive(self, link: MqttLink, message: IncomingMessage) -> None:
+        """Queue one message of the command topic to its lane; it is answered and acknowledged from there."""
+        entry = _Received(message, link.connects)
+        self._received.append(entry)
         if message.topic != self.topic:
             self._log.warning("commands: message on unexpected topic %r dropped: %r", message.topic,
                               message.payload[:200])
-            link.ack(message)
+            entry.ack = True
+            self._ack_ready(link)
             return
+        key = _lane_of(message.payload)
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = deque()
+            task = asyncio.create_task(self._run_lane(link, key, lane), name=f"commands-lane:{key or 'main'}")
+            self._lane_tasks.add(task)
+            task.add_done_callback(self._lane_tasks.discard)
+        lane.append(entry)
+
+    async def stop(self) -> None:
+        """Cancel the lanes' commands in progress (their messages stay unacknowledged and come again)."""
+        tasks = list(self._lane_tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._lanes.clear()
+        self._received.clear()
+
+    async def _run_lane(self, link: MqttLink, key: str | None, lane: deque[_Received]) -> None:
+        # One command at a time, in order. The lane ends when it runs dry; `receive` starts a new one after that.
+        try:
+            while lane:
+                entry = lane[0]
+                try:
+                    entry.ack = await self.serve(link, entry.message)
+                except Exception:
+                    # Left unacknowledged (it comes again after a reconnect); the commands behind it go on.
+                    self._log.exception("commands: serving a message failed; payload=%r", entry.message.payload[:200])
+                lane.popleft()
+                self._ack_ready(link)
+        finally:
+            if self._lanes.get(key) is lane:
+                del self._lanes[key]
+
+    def _ack_ready(self, link: MqttLink) -> None:
+        """PUBACK finished messages from the front of the queue: MQTT wants them in the order they came in."""
+        received = self._received
+        while received:
+            head = received[0]
+            if head.connection != link.connects:
+                received.popleft()  # of a lost connection: its ack would be ignored, the broker sends it again
+            elif head.ack:
+                received.popleft()
+                link.ack(head.message)
+            else:
+                break  # in progress, or its result is unpublished: waits for the reconnect that drops it
+
+    async def serve(self, link: MqttLink, message: IncomingMessage) -> bool:
+        """Handle one message of the command topic and publish its result; whether it may be acknowledged."""
         try:
             outcome = await self.handle(message.payload)
         except Exception as exc:
@@ -139,13 +243,23 @@ class CommandHandler:
                 # Not acknowledged: the broker delivers the command again and its recorded result goes out then.
                 self._log.warning("commands: result of %r not delivered (%s); waiting for redelivery",
                                   outcome.cmd_id, exc)
-                return
-        link.ack(message)
+                return False
+        return True
 
     # -- one command ----------------------------------------------------------------------------------------------
 
     async def handle(self, payload: bytes) -> CommandOutcome | None:
         """Carry out (or recall) one command and record its outcome; None for a payload with no usable cmd_id."""
+        if len(payload) > self.max_payload:
+            return self._too_large(payload)
+        if len(payload) > LARGE_PAYLOAD and self._access is not None:
+            offloaded = await self._access.apply_payload(payload, seen=self._seen.keys())
+            if offloaded.cmd_id is not None and offloaded.cmd_id in self._seen:
+                return self._recall(offloaded.cmd_id)
+            if offloaded.cmd_id is not None and offloaded.result is not None:
+                self.executed += 1
+                return await self._record(offloaded.cmd_id, offloaded.result.ok, offloaded.result.detail)
+            # Not an allow-list: parsed here, as any other payload.
         raw = _parse(payload)
         if isinstance(raw, _NotJson):
             self.dropped += 1
@@ -157,10 +271,7 @@ class CommandHandler:
             self._log.warning("commands: payload without a usable cmd_id, dropped: %r", payload[:200])
             return None
         if cmd_id in self._seen:
-            self.repeated += 1
-            ok, detail = self._seen[cmd_id]
-            self._log.info("commands: %r delivered again; not carried out twice", cmd_id)
-            return CommandOutcome(cmd_id, ok, detail, repeated=True)
+            return self._recall(cmd_id)
         try:
             ok, detail = await self._execute(cmd_id, raw)
         except MalformedCommand as exc:
@@ -170,6 +281,16 @@ class CommandHandler:
             ok, detail = False, f"failed: {exc}"
             self._log.exception("commands: %r failed; payload=%r", cmd_id, payload[:200])
         self.executed += 1
+        return await self._record(cmd_id, ok, detail)
+
+    def _recall(self, cmd_id: str) -> CommandOutcome:
+        self.repeated += 1
+        ok, detail = self._seen[cmd_id]
+        self._log.info("commands: %r delivered again; not carried out twice", cmd_id)
+        return CommandOutcome(cmd_id, ok, detail, repeated=True)
+
+    async def _record(self, cmd_id: str, ok: bool, detail: str) -> CommandOutcome:
+        """Remember the outcome on disk; the outcome to publish."""
         try:
             await self._remember(cmd_id, ok, detail)
         except Exception as exc:
@@ -179,14 +300,27 @@ class CommandHandler:
                                                  f"the command itself: {'ok' if ok else 'not ok'}: {detail}")
         return CommandOutcome(cmd_id, ok, detail)
 
+    def _too_large(self, payload: bytes) -> CommandOutcome | None:
+        self.dropped += 1
+        detail = (f"refused: the command is {len(payload)} bytes, more than the {self.max_payload} this site takes "
+                  "([access] max_bytes)")
+        match = HEAD_CMD_ID.search(payload[:HEAD])
+        cmd_id = None
+        if match is not None:
+            with contextlib.suppress(UnicodeDecodeError):
+                cmd_id = match.group(1).decode()
+        self._log.warning("commands: %r %s; head=%r", cmd_id, detail, payload[:200])
+        return None if cmd_id is None else CommandOutcome(cmd_id, False, detail)
+
     async def _remember(self, cmd_id: str, ok: bool, detail: str) -> None:
-        counter = self._counter + 1
+        # Taken before the write: lanes record side by side, and each outcome needs its own number.
+        self._counter += 1
+        counter = self._counter
         await self._outbox.write([
             ("INSERT OR REPLACE INTO commands_seen (cmd_id, received, ok, detail) VALUES (?, ?, ?, ?)",
              (cmd_id, counter, int(ok), detail)),
             ("DELETE FROM commands_seen WHERE received <= ?", (counter - REMEMBERED,)),
         ])
-        self._counter = counter
         self._seen[cmd_id] = (ok, detail)
         while len(self._seen) > REMEMBERED:
             del self._seen[next(iter(self._seen))]
@@ -216,15 +350,48 @@ class CommandHandler:
             args = {}
         if not isinstance(args, dict):
             raise MalformedCommand("'args' must be an object")
+        if name == ACCESS_LIST:
+            return await self._access_list(args)
         expired = self._expired(raw)
         if expired is not None:
             self._log.warning("commands: %r (%s) refused: %s", cmd_id, name, expired)
             return False, expired
         if name == "ping":
             return True, f"pong: last_seq {self._outbox.last_seq}"
+        if "device" in args:
+            return await self._device_command(cmd_id, name, args)
         if name in ("arm", "disarm"):
             return await self._arm(cmd_id, name, args)
-        raise MalformedCommand(f"unknown command {name!r} (known: arm, disarm, ping)")
+        raise MalformedCommand(f"unknown command {name!r} (known: {ACCESS_LIST}, arm, disarm, ping)")
+
+    async def _access_list(self, args: dict[str, Any]) -> tuple[bool, str]:
+        if self._access is None:
+            return False, "refused: this edge keeps no allow-list"
+        result = await self._access.apply(args)
+        return result.ok, result.detail
+
+    async def _device_command(self, cmd_id: str, name: str, args: dict[str, Any]) -> tuple[bool, str]:
+        device = args["device"]
+        if not isinstance(device, str) or not device or len(device) > 128:
+            raise MalformedCommand("'device' must be a non-empty string")
+        takers = [cast(DeviceCommandDriver, driver) for driver in self._drivers
+                  if callable(getattr(driver, "device_command", None))]
+        known = sorted({command for driver in takers for command in driver.device_commands})
+        if name not in known:
+            raise MalformedCommand(f"unknown device command {name!r} (known here: {', '.join(known) or 'none'})")
+        for driver in takers:
+            if name not in driver.device_commands:
+                continue
+            try:
+                async with asyncio.timeout(DEVICE_COMMAND_TIMEOUT):
+                    result = await driver.device_command(device, name, dict(args))
+            except TimeoutError:
+                result = CommandResult(False, f"{device}: no answer within {DEVICE_COMMAND_TIMEOUT:.0f} s")
+            if result is not None:
+                self._log.info("commands: %r %s to %s via %s: %s: %s", cmd_id, name, device, driver.name,
+                               "ok" if result.ok else "failed", result.detail)
+                return result.ok, f"{driver.name}: {result.detail}"
+        return False, f"device {device!r} is not served by this gateway"
 
     async def _arm(self, cmd_id: str, name: str, args: dict[str, Any]) -> tuple[bool, str]:
         partition = args.get("partition", 0)
@@ -279,6 +446,21 @@ def _parse(payload: bytes) -> Any:
         return json.loads(payload)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return _NotJson(repr(exc)[:200])
+
+
+def _lane_of(payload: bytes) -> str | None:
+    """The device whose lane the command goes to; None for the main lane (arming, ping, allow-lists, the unreadable).
+
+    Decided by the payload alone: a redelivery queues behind its first delivery in the same lane and so finds its
+    outcome recorded, never carried out twice."""
+    if len(payload) > LARGE_PAYLOAD:
+        return None  # only an allow-list is that long; not parsed here (see `LARGE_PAYLOAD`)
+    raw = _parse(payload)
+    if not isinstance(raw, dict) or raw.get("name") in (ACCESS_LIST, "ping"):
+        return None
+    args = raw.get("args")
+    device = args.get("device") if isinstance(args, dict) else None
+    return device if isinstance(device, str) and device else None
 
 
 def _cmd_id_of(raw: Any) -> str | None:

@@ -22,6 +22,12 @@ commit_interval_ms = 2        # group-commit window
 [commands]
 max_command_age = 300         # seconds: an older command (by its issued_at) is refused as "expired"
 
+[access]
+public_key = "base64..."      # central's Ed25519 public key for allow-lists; none: every list is refused
+# path = "var/shop-a.access.db"   # default: {site id}.access.db beside the outbox
+max_entries = 1000000         # a longer allow-list is refused
+max_bytes = 99000000          # a larger command payload is refused before it is parsed
+
 [[drivers]]
 type = "contact_id"           # the rest of the table belongs to the driver
 
@@ -38,6 +44,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from shaobing import topics
+from shaobing.access_list import load_public_key
 from shaobing.config import Closed, load_toml
 from shaobing.errors import ConfigError
 
@@ -90,6 +97,20 @@ class CommandsSection(Closed):
     max_command_age: float = Field(default=300.0, gt=0)
 
 
+class AccessSection(Closed):
+    public_key: str | None = None
+    path: Path | None = None
+    max_entries: int = Field(default=1_000_000, ge=0)
+    max_bytes: int = Field(default=99_000_000, ge=4096)
+
+    @field_validator("public_key")
+    @classmethod
+    def _valid_public_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            load_public_key(value)  # its ValueError names the problem
+        return value
+
+
 class LogSection(Closed):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -99,12 +120,20 @@ class EdgeConfig(Closed):
     mqtt: MqttSection
     outbox: OutboxSection
     commands: CommandsSection = Field(default_factory=CommandsSection)
+    access: AccessSection = Field(default_factory=AccessSection)
     drivers: list[dict[str, Any]] = Field(default_factory=list)
     log: LogSection = Field(default_factory=LogSection)
 
     @property
     def username(self) -> str:
         return self.mqtt.username if self.mqtt.username is not None else self.site.id
+
+    @property
+    def access_path(self) -> Path:
+        """The allow-list's file: `[access] path`, else `{site id}.access.db` beside the outbox."""
+        if self.access.path is not None:
+            return self.access.path
+        return self.outbox.path.with_name(f"{self.site.id}.access.db")
 
     def password(self, source: str = "config") -> str | None:
         """The broker password, read from `password_file` when that is how it is given."""
@@ -127,4 +156,7 @@ def load_edge_config(path: Path) -> EdgeConfig:
     outbox = config.outbox
     if not outbox.path.is_absolute():
         outbox = outbox.model_copy(update={"path": base / outbox.path})
-    return config.model_copy(update={"mqtt": mqtt, "outbox": outbox})
+    access = config.access
+    if access.path is not None and not access.path.is_absolute():
+        access = access.model_copy(update={"path": base / access.path})
+    return config.model_copy(update={"mqtt": mqtt, "outbox": outbox, "access": access})

@@ -26,6 +26,7 @@ that its service manager starts it again on a fresh outbox connection (docs/edge
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sqlite3
 from collections import Counter
@@ -39,7 +40,7 @@ import aiosqlite
 
 from drivers.base import OutboxRefused
 from shaobing import topics
-from shaobing.envelope import Envelope, Priority, Reading
+from shaobing.envelope import Envelope, Kind, Priority, Reading
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS outbox (
@@ -132,6 +133,8 @@ class Outbox:
         # or awaiting central's confirmation are not read and skipped again at every refill. New rows always have
         # higher seqs; a release moves the cursors back.
         self._cursor: dict[int, int] = {}
+        # The lowest seq-1 released while a fetch was reading: that fetch must not leave its cursor above it.
+        self._rewound_during_fetch: int | None = None
         self._last_seq = 0
         self._evicted = 0
         self._refused = 0
@@ -270,6 +273,9 @@ class Outbox:
                 if len(found) >= limit:
                     break
             claimed.update(row.seq for row in found)
+            if self._rewound_during_fetch is not None:
+                back_to, self._rewound_during_fetch = self._rewound_during_fetch, None
+                self._rewind(back_to)
         return found
 
     def remove(self, seqs: Iterable[int]) -> None:
@@ -283,8 +289,14 @@ class Outbox:
         self._claimed.difference_update(released)
         if released:
             back_to = min(released) - 1
-            self._cursor = {priority: min(after, back_to) for priority, after in self._cursor.items()}
+            self._rewind(back_to)
+            if self._lock.locked():  # a fetch may be between its SELECT and moving its cursor
+                earlier = self._rewound_during_fetch
+                self._rewound_during_fetch = back_to if earlier is None else min(earlier, back_to)
             self._notify(min(self._pending, default=int(Priority.ALARM)))
+
+    def _rewind(self, back_to: int) -> None:
+        self._cursor = {priority: min(after, back_to) for priority, after in self._cursor.items()}
 
     def add_listener(self, callback: Callable[[int], None]) -> None:
         """Called with the most urgent priority committed, after each commit that added rows (and on releases).
@@ -541,8 +553,21 @@ class _Outcome:
     refused: list[tuple[_Submission, str]] = field(default_factory=list)
 
 
+PERSONAL_FIELDS = ("id_number", "name", "name_en", "address", "birth_date", "pass_number", "photo_wlt")
+
+
+def _starred(key: str, value: Any) -> Any:
+    if key == "id_number" and isinstance(value, str) and len(value) > 10:
+        return value[:6] + "*" * (len(value) - 10) + value[-4:]  # region and last four: records told apart
+    return "***"
+
+
 def _shown(reading: Reading) -> str:
-    """The reading's repr for the log (pasteable into a test), or a note when it is too deeply nested to show."""
+    """The reading's repr for the log (pasteable into a test), or a note when it is too deeply nested to show; an
+    id_read's personal data starred."""
+    if reading.kind is Kind.ID_READ:
+        reading = dataclasses.replace(reading, data={key: _starred(key, value) if key in PERSONAL_FIELDS else value
+                                                     for key, value in reading.data.items()})
     try:
         return repr(reading)
     except RecursionError:

@@ -1,11 +1,13 @@
-"""The `shaobing` command: demo, edge, central, sim and decode. Each subcommand imports its part only when run."""
+"""The `shaobing` command: demo, edge, central, sim, decode and access-key. Each subcommand imports its part only when
+run."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,11 +21,24 @@ app = typer.Typer(
 )
 sim_app = typer.Typer(no_args_is_help=True, help="Simulated devices speaking the real wire protocols.")
 app.add_typer(sim_app, name="sim")
+access_key_app = typer.Typer(no_args_is_help=True, help="The Ed25519 key pair that signs sites' allow-lists.")
+app.add_typer(access_key_app, name="access-key")
 
 
 def _fail(message: str) -> None:
     typer.echo(f"shaobing: {message}", err=True)
     raise typer.Exit(code=1)
+
+
+def _run_simulator(run: Coroutine[Any, Any, int]) -> None:
+    """Run a simulator to its end and exit with its status: a bad option is a message, Ctrl-C a normal end."""
+    try:
+        status = asyncio.run(run)
+    except ValueError as error:
+        _fail(str(error))
+    except KeyboardInterrupt:
+        status = 0
+    raise typer.Exit(code=status)
 
 
 @app.command()
@@ -86,17 +101,88 @@ def sim_panel(
     """Run a simulated alarm panel that retries each event until the receiver acknowledges it."""
     from firmware_sim.panel_cli import run_panel_cli
 
-    try:
-        status = asyncio.run(
-            run_panel_cli(
-                protocol=protocol, port=port, connect=connect, account=account, key=key, events=event or [], poll=poll
-            )
-        )
-    except ValueError as error:
-        _fail(str(error))
-    except KeyboardInterrupt:
-        status = 0
-    raise typer.Exit(code=status)
+    _run_simulator(run_panel_cli(protocol=protocol, port=port, connect=connect, account=account, key=key,
+                                 events=event or [], poll=poll))
+
+
+@sim_app.command("tracker")
+def sim_tracker(
+    server: Annotated[str, typer.Option(help="the GT06 gateway's HOST:PORT")],
+    count: Annotated[int, typer.Option(min=1, help="how many trackers")] = 1,
+    interval: Annotated[float, typer.Option(help="seconds between position reports")] = 10.0,
+    imei_base: Annotated[str, typer.Option(help="the first IMEI (14 digits, or 15: the check digit is redone)")] = (
+        "86471700366440"),
+    scenario: Annotated[str, typer.Option(help="park, ride, mixed, steal, offline or nofix")] = "mixed",
+    duration: Annotated[float | None, typer.Option("--for", help="run this many seconds, then exit")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of the scenario mix, parking spots and routes")] = None,
+) -> None:
+    """Run simulated GT06 e-bike trackers against a gateway; a line per notable event, a summary at the end."""
+    from firmware_sim.tracker.cli import run_tracker_cli
+
+    _run_simulator(run_tracker_cli(server=server, count=count, interval=interval, imei_base=imei_base,
+                                   scenario=scenario, duration=duration, seed=seed))
+
+
+@sim_app.command("idreader")
+def sim_idreader(
+    port: Annotated[str | None, typer.Option(help="a serial device to answer on, e.g. one end of a null-modem")] = None,
+    pty: Annotated[str | None, typer.Option(help="make a pseudo-terminal and link its port at this path")] = None,
+    card: Annotated[
+        list[str] | None, typer.Option(help="cards in order, KIND:NAME[:GENDER[:BIRTH]], e.g. resident:王小明")
+    ] = None,
+    hold: Annotated[float, typer.Option(help="seconds each card lies on the reader")] = 3.0,
+    gap: Annotated[float, typer.Option(help="seconds between cards")] = 2.0,
+    repeat: Annotated[bool, typer.Option(help="present the cards over and over")] = False,
+    fault: Annotated[list[str] | None, typer.Option(
+        help="misbehave on the next answers: bad_checksum, stop_mid_frame, garbage, silent or late")] = None,
+    duration: Annotated[float | None, typer.Option("--for", help="run this many seconds, then exit")] = None,
+) -> None:
+    """Run a simulated resident ID card reader (SAM serial protocol) presenting a sequence of cards."""
+    from firmware_sim.idreader.cli import run_idreader_cli
+
+    if port is not None and pty is not None:
+        _fail("give --port or --pty, not both")
+    _run_simulator(run_idreader_cli(port=port, pty=pty, card_specs=card or [], hold=hold, gap=gap,
+                                    repeat=repeat, faults=fault or [], duration=duration))
+
+
+@sim_app.command("card")
+def sim_card(
+    uid: Annotated[str, typer.Option(help="the card's UID in hex, e.g. 04A1B2C3")],
+    port: Annotated[int, typer.Option(help="vpcd's port (pcscd's virtual reader)")] = 35963,
+    host: Annotated[str, typer.Option(help="the host pcscd runs on")] = "127.0.0.1",
+    atr: Annotated[str | None, typer.Option(help="the ATR in hex (default: a MIFARE Classic 1K's)")] = None,
+    status: Annotated[str | None, typer.Option(help="answer GET UID with this status word instead, e.g. 6A81")] = None,
+    silent: Annotated[bool, typer.Option(help="never answer an APDU (the ATR still comes)")] = False,
+    hold: Annotated[float, typer.Option(help="seconds the card lies on the reader")] = 2.0,
+    gap: Annotated[float, typer.Option(help="seconds between presentations")] = 2.0,
+    count: Annotated[int, typer.Option(min=1, help="how many times to present the card")] = 1,
+) -> None:
+    """Put a virtual contactless card on pcscd's virtual reader (vpcd), as a miner presents a residence card."""
+    from firmware_sim.vcard.cli import run_card_cli
+
+    _run_simulator(run_card_cli(uid=uid, host=host, port=port, atr=atr, status=status, silent=silent,
+                                hold=hold, gap=gap, count=count))
+
+
+@sim_app.command("door")
+def sim_door(
+    port: Annotated[str | None, typer.Option(help="the serial device; none: a new pseudo-terminal, its path printed")]
+    = None,
+    address: Annotated[int, typer.Option(min=0, max=126, help="the reader's OSDP address")] = 0,
+    scbk: Annotated[str | None, typer.Option(help="secure channel key, 16 bytes in hex; none: no secure channel")]
+    = None,
+    action: Annotated[list[str] | None, typer.Option(help="card:W26:90:324, card:04A1B2C3, open, close, exit, wait:2")]
+    = None,
+    interval: Annotated[float, typer.Option(help="seconds between actions")] = 1.0,
+    duration: Annotated[float | None, typer.Option("--for", help="run this many seconds, then exit")] = None,
+) -> None:
+    """Run a simulated OSDP door reader: presents cards, reports the door contact and exit button, prints the LED,
+    buzzer and lock commands it is sent."""
+    from firmware_sim.door.cli import run_door_cli
+
+    _run_simulator(run_door_cli(port=port, address=address, scbk=scbk, actions=action or [],
+                                interval=interval, duration=duration))
 
 
 @app.command()
@@ -113,6 +199,18 @@ def demo(
         raise typer.Exit(code=asyncio.run(run_demo(duration=duration, http=http)))
     except KeyboardInterrupt:
         pass
+
+
+@access_key_app.command("new")
+def access_key_new() -> None:
+    """Print a new key pair: the private key for central's configuration, the public key for every site's."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from shaobing.access_list import private_key_text, public_key_text
+
+    key = Ed25519PrivateKey.generate()
+    typer.echo(f'private_key = "{private_key_text(key)}"   # central only: keep it secret')
+    typer.echo(f'public_key = "{public_key_text(key.public_key())}"   # each site\'s [access] public_key')
 
 
 def main() -> None:

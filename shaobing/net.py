@@ -26,3 +26,15 @@ def split_host_port(text: str, *, default_host: str = "127.0.0.1") -> tuple[str,
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"{text!r}: expected HOST:PORT")
     return host or default_host, int(port)
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """A server's `listen` setting, HOST:PORT (an IPv6 host in brackets, `[::]:5023`; no host: every address; port 0:
+    a free one), as (host, port); ValueError naming the value otherwise."""
+    try:
+        if ":" not in text:
+            raise ValueError(text)
+        host, port = split_host_port(text, default_host="0.0.0.0")
+    except ValueError:
+        raise ValueError(f"listen {text!r} must be HOST:PORT") from None
+    return host.strip("[]"), port

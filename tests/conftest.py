@@ -9,6 +9,7 @@ a time: a test that needs two central connections at once uses both central user
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 
 from shaobing.broker import BrokerUser, MosquittoBroker
 from shaobing.mqtt import MqttSettings
+from tests.drivers.pcsc.pcscd import Pcscd, require_pcscd
 
 BROKER_PASSWORDS = {"shop-a": "shop-a-secret", "shop-b": "shop-b-secret", "_central-1": "central-secret",
                     "_central-2": "central-2-secret"}
@@ -76,3 +78,31 @@ def mqtt_settings(broker: MosquittoBroker) -> MakeSettings:
         return MqttSettings(**values)
 
     return settings
+
+
+@pytest.fixture(scope="session")
+def pcsc_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The socket directory of every private pcscd of this process (see `tests/drivers/pcsc/pcscd.py`).
+
+    One for the whole run, defined here only: libpcsclite reads PCSCLITE_CSOCK_NAME at its first call and keeps it for
+    the life of the process, so every test of a process must use the same socket path."""
+    require_pcscd()
+    run_dir = tmp_path_factory.mktemp("pcscd-run")
+    before = os.environ.get("PCSCLITE_CSOCK_NAME")
+    os.environ["PCSCLITE_CSOCK_NAME"] = str(run_dir / "pcscd.comm")
+    yield run_dir
+    if before is None:
+        os.environ.pop("PCSCLITE_CSOCK_NAME", None)
+    else:
+        os.environ["PCSCLITE_CSOCK_NAME"] = before
+
+
+@pytest.fixture
+def pcscd(pcsc_run_dir: Path, tmp_path: Path) -> Iterator[Pcscd]:
+    """A real pcscd of the test's own with the vpcd virtual reader on a free port; stopped after the test."""
+    daemon = Pcscd(pcsc_run_dir, tmp_path)
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()

@@ -22,12 +22,21 @@ def test_the_shop_example_loads_with_its_drivers() -> None:
     assert [driver.name for driver in drivers] == ["panel", "dialler"]
 
 
+def test_the_tracker_gateway_example_loads_with_its_drivers() -> None:
+    config = load_edge_config(CONFIGS / "tracker-gateway.toml")
+    assert config.site.id == "trackers-0001"
+    drivers = [create_driver(raw, source=f"tracker-gateway.toml: drivers[{i}]") for i, raw in enumerate(config.drivers)]
+    assert [driver.name for driver in drivers] == ["gt06", "nmea"]
+
+
 def test_the_central_example_loads_and_flags_override_it() -> None:
     config = load_central_config(CONFIGS / "central.toml", db="postgresql://u@h/db", http="0.0.0.0:9999",
                                  api_token="a-token-of-sixteen-chars")
     assert config.database.url == "postgresql://u@h/db"
     assert config.http.listen == "0.0.0.0:9999"
     assert config.rules.escalate_after == 120.0
+    assert config.owners.live_link_ttl_s == 86400
+    assert config.trackers.theft_fixes == 2
     assert ("admin", "admin") in {(t.name, t.role) for t in config.api.tokens}
 
 
@@ -50,3 +59,22 @@ def test_a_driver_typo_is_named(tmp_path: Path) -> None:
     raw = dict(config.drivers[0], baudrat=9600)
     with pytest.raises(ConfigError, match="baudrat"):
         create_driver(raw, source="shop.toml: drivers[0]")
+
+
+def test_the_rental_building_example_loads_with_its_drivers() -> None:
+    config = load_edge_config(CONFIGS / "rental-building.toml")
+    assert config.site.id == "rental-0001"
+    assert config.access.public_key is not None
+    assert config.access_path == CONFIGS / "var" / "rental-0001.access.db"
+    drivers = [create_driver(raw, source=f"rental-building.toml: drivers[{i}]")
+               for i, raw in enumerate(config.drivers)]
+    assert [driver.name for driver in drivers] == ["idcard", "gate-reader", "bike-store-reader"]
+
+
+def test_the_mine_example_loads_with_its_drivers() -> None:
+    config = load_edge_config(CONFIGS / "mine.toml")
+    assert config.site.id == "mine-0001"
+    assert config.access.public_key is not None
+    drivers = [create_driver(raw, source=f"mine.toml: drivers[{i}]") for i, raw in enumerate(config.drivers)]
+    assert [driver.name for driver in drivers] == ["pithead-in-reader", "pithead-out-reader", "magazine-reader",
+                                                   "idcard"]

@@ -16,16 +16,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from central.api import (
+    routes_bikes,
     routes_commands,
     routes_dispatches,
     routes_health,
+    routes_owners,
+    routes_people,
+    routes_people_mines,
+    routes_people_rental,
     routes_readings,
     routes_reports,
+    routes_share,
     routes_sites,
+    routes_trackers,
+    routes_watchlist,
     routes_webhooks,
 )
 from central.api.auth import TokenTable
 from central.api.context import ApiContext, CommandSender
+from central.api.owner_auth import OwnerAccounts, OwnersSettings
+from central.people.settings import PeopleSettings
 from central.rules_settings import RulesSettings
 from shaobing.clock import Clock
 
@@ -33,19 +43,22 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
 
 class BodyLimit:
-    """Refuses request bodies over `max_bytes` with 413, whether announced by Content-Length or streamed."""
+    """Refuses request bodies over `max_bytes` with 413, whether announced by Content-Length or streamed; `larger`
+    gives some paths a limit of their own (the watch-list's import)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None) -> None:
         self._app = app
-        self._max_bytes = max_bytes
+        self._default = max_bytes
+        self._larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        limit = self._larger.get(scope.get("path", ""), self._default)
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and (not value.isdigit() or int(value) > self._max_bytes):
-                await self._refuse(send)
+            if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+                await self._refuse(send, limit)
                 return
         # Read the whole (bounded) body first, then replay it: the route never sees a body over the limit.
         messages: list[Message] = []
@@ -56,8 +69,8 @@ class BodyLimit:
                 messages.append(message)
                 break
             size += len(message.get("body", b""))
-            if size > self._max_bytes:
-                await self._refuse(send)
+            if size > limit:
+                await self._refuse(send, limit)
                 return
             messages.append(message)
             if not message.get("more_body", False):
@@ -70,8 +83,8 @@ class BodyLimit:
 
         await self._app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        response = JSONResponse({"detail": f"request body larger than {self._max_bytes} bytes"}, status_code=413)
+    async def _refuse(self, send: Send, limit: int) -> None:
+        response = JSONResponse({"detail": f"request body larger than {limit} bytes"}, status_code=413)
         await response({"type": "http"}, _no_body, send)
 
 
@@ -97,19 +110,27 @@ def create_app(
     logger: logging.Logger | None = None,
     on_commit: Callable[[], None] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    public_url: str = "http://127.0.0.1:8640",
+    owners: OwnersSettings | None = None,
+    people: PeopleSettings | None = None,
 ) -> FastAPI:
     """The API over `engine`. `tokens` maps a bearer token to (name, role); `on_commit` is called after a change
-    that may have enqueued webhooks (wire it to the webhook sender's `wake`)."""
+    that may have enqueued webhooks (wire it to the webhook sender's `wake`); `owners` sets owner sessions, the login
+    brake, share links and track windows; `people` the watch-list, allow-lists and mines."""
     log = logger or logging.getLogger("shaobing.central.api")
     app = FastAPI(
         title="shaobing central",
         version="1",
-        description="Sites, readings, dispatches and their audit trail, webhooks and commands.",
+        description="Sites, readings, dispatches and their audit trail, webhooks and commands; e-bike owners, their "
+        "bikes, tracks and share links; trackers for staff.",
         openapi_url="/openapi.json",
     )
     app.state.tokens = TokenTable(tokens)
+    app.state.owner_accounts = OwnerAccounts(owners or OwnersSettings())
+    app.state.people = people or PeopleSettings()
     app.state.context = ApiContext(
-        engine=engine, settings=settings, command_sender=command_sender, clock=clock, logger=log, on_commit=on_commit
+        engine=engine, settings=settings, command_sender=command_sender, clock=clock, logger=log, on_commit=on_commit,
+        public_url=public_url.rstrip("/"),
     )
 
     @app.exception_handler(RequestValidationError)
@@ -129,7 +150,17 @@ def create_app(
         routes_reports,
         routes_webhooks,
         routes_commands,
+        routes_owners,
+        routes_bikes,
+        routes_trackers,
+        routes_share,
+        routes_watchlist,
+        routes_people,
+        routes_people_rental,
+        routes_people_mines,
     ):
         app.include_router(module.router, prefix="/api")
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.include_router(routes_share.page_router)  # the address share links carry: /share/{token}
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes,
+                       larger={routes_watchlist.IMPORT_PATH: max(max_body_bytes, app.state.people.watchlist_max_bytes)})
     return app

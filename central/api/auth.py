@@ -1,7 +1,13 @@
 """Bearer tokens: each maps to a name (the actor recorded in the audit trail) and a role.
 
-viewer reads; operator and supervisor also act on dispatches and send commands; admin may do everything. Tokens are
+Staff tokens come from the configuration; owners of e-bikes log in and get a session token (central.api.owner_auth).
+viewer reads; operator and supervisor also act on dispatches and send commands; admin may do everything but the
+watch-list, which only police tokens reach (and they reach nothing else). Tokens are
 compared in constant time: every configured token is compared on every request, whatever matches.
+
+Both kinds come in the same `Authorization: Bearer` header. The staff table is tried first (in memory); a token that is
+not staff is hashed and looked up in `owner_sessions` (only hashes are stored), and a live session makes it
+Principal(role=OWNER, owner_id=..., name="owner:ID"): owners never pass READERS or ACTORS, staff never pass OWNERS.
 """
 
 from __future__ import annotations
@@ -16,16 +22,26 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from central.store.owners import session_owner, token_hash
+
 
 class Role(StrEnum):
     VIEWER = "viewer"
     OPERATOR = "operator"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    OWNER = "owner"  # an e-bike owner, logged in with phone + password: sees only their own trackers
+    POLICE = "police"  # the police: the watch-list and its hits, and nothing else
 
 
-READERS = frozenset(Role)
+STAFF = frozenset({Role.VIEWER, Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
+READERS = STAFF
 ACTORS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
+OWNERS = frozenset({Role.OWNER})
+# The watch-list and its hits: the police only (not even admin).
+POLICE_ROLES = frozenset({Role.POLICE})
+# An owner's session token is secrets.token_urlsafe(32): anything far longer is not worth a database look-up.
+MAX_SESSION_TOKEN = 256
 # Who sees personal data (ID numbers, names) in readings unmasked.
 PERSONAL_DATA_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
@@ -34,6 +50,7 @@ PERSONAL_DATA_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 class Principal:
     name: str
     role: Role
+    owner_id: int | None = None  # set for Role.OWNER only
 
 
 def _digest(token: str) -> bytes:
@@ -71,10 +88,26 @@ async def current_principal(
     if credentials is None:
         raise _unauthorized("a bearer token is required")
     table: TokenTable = request.app.state.tokens
-    principal = table.lookup(credentials.credentials)
+    principal = table.lookup(credentials.credentials) or await _owner_session(request, credentials.credentials)
     if principal is None:
         raise _unauthorized("the bearer token is not valid")
     return principal
+
+
+def owner_name(owner_id: int) -> str:
+    """How an owner is named as an actor (armed_by, issued_by, created_by): no personal data."""
+    return f"owner:{owner_id}"
+
+
+async def _owner_session(request: Request, token: str) -> Principal | None:
+    if not token or len(token) > MAX_SESSION_TOKEN:
+        return None
+    context = request.app.state.context
+    async with context.engine.connect() as connection:
+        owner_id = await session_owner(connection, token_hash(token), context.clock.now())
+    if owner_id is None:
+        return None
+    return Principal(owner_name(owner_id), Role.OWNER, owner_id)
 
 
 def require(roles: frozenset[Role]) -> Callable[[Principal], Awaitable[Principal]]:
@@ -88,3 +121,5 @@ def require(roles: frozenset[Role]) -> Callable[[Principal], Awaitable[Principal
 
 Reader = Annotated[Principal, Depends(require(READERS))]
 Actor = Annotated[Principal, Depends(require(ACTORS))]
+Owner = Annotated[Principal, Depends(require(OWNERS))]
+Police = Annotated[Principal, Depends(require(POLICE_ROLES))]

@@ -28,6 +28,8 @@ class ApiContext:
     clock: Clock
     logger: logging.Logger
     on_commit: Callable[[], None] | None
+    # Where people reach central from outside ("https://alarm.example.com"): share links handed to the police use it.
+    public_url: str = "http://127.0.0.1:8640"
 
     def committed(self) -> None:
         """A change that may have enqueued webhooks was committed: wake the sender."""

@@ -21,8 +21,16 @@ from central.dispatch.repository import (
     transitions_of,
 )
 from central.dispatch.states import ActionRequest, EscalationReason, MissingDetail, NotAllowed, State
+from central.people.hits import STAFF_HIDDEN_CLASSES
 
 router = APIRouter(tags=["dispatches"])
+
+
+def _visible(dispatch: Dispatch | None) -> Dispatch | None:
+    """A watch-list hit is a silent dispatch for the police alone: for the staff it does not exist (left out of
+    lists, 404 by id); the same classes are left out of the reports and the webhook deliveries they see."""
+    return None if dispatch is None or dispatch.alarm_class in STAFF_HIDDEN_CLASSES else dispatch
+
 
 DispatchId = Annotated[int, Path(ge=1, le=MAX_ID, description="dispatch id")]
 
@@ -52,14 +60,15 @@ async def dispatches_list(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[DispatchOut]:
     async with context.engine.connect() as connection:
-        found = await list_dispatches(connection, state=state, site=site, open_only=open_only, limit=limit)
+        found = await list_dispatches(connection, state=state, site=site, open_only=open_only, limit=limit,
+                                      hidden_classes=STAFF_HIDDEN_CLASSES)
     return [_out(dispatch) for dispatch in found]
 
 
 @router.get("/dispatches/{dispatch_id}", response_model=DispatchDetail, responses={404: {"description": "unknown"}})
 async def dispatch_detail(dispatch_id: DispatchId, _principal: Reader, context: Context) -> DispatchDetail:
     async with context.engine.connect() as connection:
-        dispatch = await get(connection, dispatch_id)
+        dispatch = _visible(await get(connection, dispatch_id))
         if dispatch is None:
             raise HTTPException(404, detail=f"no dispatch {dispatch_id}")
         return await _detail(connection, dispatch)
@@ -86,6 +95,8 @@ async def dispatch_action(
     )
 
     async def act(connection: AsyncConnection) -> DispatchDetail:
+        if _visible(await get(connection, dispatch_id)) is None:
+            raise DispatchNotFound(dispatch_id)
         dispatch = await apply_action(
             connection,
             dispatch_id,

@@ -16,7 +16,8 @@ from shaobing.envelope import Kind
 
 router = APIRouter(tags=["readings"])
 
-PERSONAL_FIELDS = ("id_number", "name", "address", "birth_date")
+PERSONAL_FIELDS = ("id_number", "name", "address", "birth_date", "name_en", "pass_number")
+WITHHELD_FIELDS = ("photo_wlt",)  # the face photo: nothing of it below supervisor
 
 
 def _mask(value: Any) -> Any:
@@ -29,7 +30,8 @@ def _mask(value: Any) -> Any:
 
 
 def masked(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: _mask(value) if key in PERSONAL_FIELDS else value for key, value in data.items()}
+    return {key: None if key in WITHHELD_FIELDS else _mask(value) if key in PERSONAL_FIELDS else value
+            for key, value in data.items()}
 
 
 def _utc(moment: datetime | None) -> datetime | None:

@@ -11,6 +11,7 @@ from central.api.auth import Reader
 from central.api.context import Context
 from central.api.schemas import ResponseTimes
 from central.dispatch.repository import response_times
+from central.people.hits import STAFF_HIDDEN_CLASSES
 
 router = APIRouter(tags=["reports"])
 
@@ -29,5 +30,5 @@ async def response_times_report(
     if start >= end:
         raise HTTPException(422, detail="since must be before until")
     async with context.engine.connect() as connection:
-        summary = await response_times(connection, since=start, until=end)
+        summary = await response_times(connection, since=start, until=end, hidden_classes=STAFF_HIDDEN_CLASSES)
     return ResponseTimes.model_validate(summary)

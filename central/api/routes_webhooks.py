@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from central.api.auth import Reader
 from central.api.context import Context
 from central.api.schemas import DeliveryOut
+from central.people.hits import STAFF_HIDDEN_CLASSES
 from central.webhooks.outbox import DeliveryStatus, list_deliveries
 
 router = APIRouter(tags=["webhooks"])
@@ -26,5 +27,6 @@ async def deliveries(
 ) -> list[DeliveryOut]:
     statuses: tuple[DeliveryStatus, ...] = ("pending", "failed") if status == "undelivered" else (status,)
     async with context.engine.connect() as connection:
-        found = await list_deliveries(connection, statuses=statuses, recipient=recipient, limit=limit)
+        found = await list_deliveries(connection, statuses=statuses, recipient=recipient, limit=limit,
+                                      hidden_classes=STAFF_HIDDEN_CLASSES)
     return [DeliveryOut.model_validate(delivery) for delivery in found]

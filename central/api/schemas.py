@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from central.dispatch.states import Action, IncidentClass, Outcome
+from central.store.owners import normalize_phone
 
 SITE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 CMD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -183,3 +184,225 @@ class CommandOut(Out):
     ok: bool | None
     detail: str | None
     result_at: datetime | None
+
+
+# -- owners, bikes, trackers, share links ------------------------------------------------------------------------------
+
+IMEI_PATTERN = r"^[0-9]{15}$"
+LINK_ID_PATTERN = r"^[0-9a-f]{16}$"
+# Names and plates are shown on pages and written into exports: no control characters.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
+
+COMMON_PASSWORDS = frozenset(
+    {
+        "12345678", "123456789", "1234567890", "87654321", "password", "password1", "passw0rd", "qwertyui",
+        "qwerty123", "iloveyou", "woaini1314", "woaini520", "a1234567", "aa123456", "abc12345", "abcd1234",
+        "1qaz2wsx", "qazwsxedc", "zxcvbnm1", "asdfghjk", "asdf1234", "admin123", "root1234", "11223344",
+        "123123123", "147258369", "123qweasd", "qweasdzxc", "5201314520", "1314520520",
+    }
+)
+
+
+class OwnerSignUp(RequestBody):
+    # Passwords are taken exactly as typed: stripping would silently change them.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    phone: str = Field(min_length=1, max_length=32, description="a Chinese mobile number or +E.164")
+    name: str = Field(min_length=1, max_length=64, pattern=_PRINTABLE)
+    password: str = Field(min_length=8, max_length=128)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, phone: str) -> str:
+        normalized = normalize_phone(phone)
+        if normalized is None:
+            raise ValueError("not a Chinese mobile number (13812345678) nor an international one (+4420...)")
+        return normalized
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("a name is needed")
+        return name.strip()
+
+    @model_validator(mode="after")
+    def _strong_enough(self) -> OwnerSignUp:
+        password = self.password
+        digits = "".join(char for char in self.phone if char.isdigit())
+        if len(set(password)) < 4:
+            raise ValueError("the password is too easy to guess: use more different characters")
+        if password.lower() in COMMON_PASSWORDS or password[::-1] in COMMON_PASSWORDS:
+            raise ValueError("the password is one of the most common ones")
+        if len(digits) >= 8 and (digits[-8:] in password or digits[-8:][::-1] in password):
+            raise ValueError("the password must not contain the phone number")
+        return self
+
+
+class OwnerLogin(RequestBody):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    phone: str = Field(min_length=1, max_length=32)
+    password: str = Field(min_length=1, max_length=128)
+
+
+class OwnerOut(BaseModel):
+    id: int
+    phone: str
+    name: str
+    created_at: datetime
+    bikes: int
+
+
+class SessionOut(BaseModel):
+    token: str = Field(description="send as `Authorization: Bearer TOKEN`; shown once, only its hash is kept")
+    expires_at: datetime
+    owner: OwnerOut
+
+
+class ClaimBody(RequestBody):
+    imei: str = Field(min_length=1, max_length=32)
+    bind_code: str = Field(min_length=1, max_length=32)
+    name: str | None = Field(default=None, max_length=64, pattern=_PRINTABLE)
+    plate: str | None = Field(default=None, max_length=16, pattern=_PRINTABLE)
+
+
+class BikeUpdate(RequestBody):
+    name: str | None = Field(default=None, max_length=64, pattern=_PRINTABLE)
+    plate: str | None = Field(default=None, max_length=16, pattern=_PRINTABLE, description="empty clears it")
+
+
+class PositionOut(BaseModel):
+    """The newest accepted GPS fix."""
+
+    lat: float
+    lon: float
+    fix_time: datetime
+    age_s: float = Field(description="seconds from the fix to now")
+    speed_kmh: float | None
+    course: float | None
+    satellites: int | None
+
+
+class CellOut(BaseModel):
+    """The newest cell-tower report: where the tower is, not where the bike is."""
+
+    time: datetime
+    age_s: float
+    approximate: Literal[True] = True
+    cell: dict[str, Any]
+
+
+class BikeStatusOut(BaseModel):
+    voltage_level: int | float | None = None
+    gsm: int | float | None = None
+    charging: bool | None = None
+    acc: bool | None = None
+
+
+class BikeOut(BaseModel):
+    imei: str
+    name: str
+    plate: str | None
+    armed: bool
+    armed_at: datetime | None
+    theft_state: str | None
+    theft_at: datetime | None
+    position: PositionOut | None
+    cell: CellOut | None
+    last_seen_at: datetime | None
+    status: BikeStatusOut
+
+
+class OwnerBrief(BaseModel):
+    id: int
+    name: str
+    phone: str = Field(description="masked (+86138****5678) below supervisor")
+
+
+class TrackerOut(BikeOut):
+    site: str | None
+    armed_by: str | None
+    theft_dispatch_id: int | None
+    claimable: bool = Field(description="provisioned with a bind code")
+    owner: OwnerBrief | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TrackerPage(BaseModel):
+    items: list[TrackerOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class TrackerProvision(RequestBody):
+    imei: str = Field(min_length=1, max_length=32)
+    name: str = Field(default="", max_length=64, pattern=_PRINTABLE)
+    plate: str | None = Field(default=None, max_length=16, pattern=_PRINTABLE)
+    bind_code: str = Field(min_length=1, max_length=32)
+
+
+class TrackPointOut(BaseModel):
+    fix_time: datetime
+    lat: float | None
+    lon: float | None
+    speed_kmh: float | None
+    course: float | None
+    satellites: int | None
+    source: str
+    approximate: bool
+    archived: bool = Field(description="re-uploaded from the device's buffer: late, in its place by fix time")
+    filtered: str | None = Field(default=None, description="why the filters set it aside (staff, on request)")
+
+
+class TrackOut(BaseModel):
+    imei: str
+    start: datetime = Field(serialization_alias="from")
+    end: datetime = Field(serialization_alias="to")
+    source: Literal["gps", "cells"]
+    points: list[TrackPointOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class ShareBody(RequestBody):
+    ttl_s: int | None = Field(
+        default=None, ge=60, le=30 * 86_400, strict=True, description="seconds the link lives; default a day"
+    )
+
+
+class ShareCreated(BaseModel):
+    id: str = Field(description="names the link in listings and to revoke it")
+    url: str = Field(description="shown once: only the hash of its token is kept")
+    expires_at: datetime
+
+
+class ShareOut(BaseModel):
+    id: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    active: bool
+
+
+class TheftOut(BaseModel):
+    dispatch_id: int
+    link: ShareCreated
+
+
+class TrackerCommandBody(RequestBody):
+    name: Literal["engine_stop", "engine_resume"]
+
+
+class SharedBikeOut(BaseModel):
+    """What a share link shows: the bike and where it is; nothing about its owner."""
+
+    name: str
+    plate: str | None
+    theft_state: str | None
+    expires_at: datetime
+    position: PositionOut | None
+    cell: CellOut | None
+    last_seen_at: datetime | None
+    track: list[TrackPointOut] = Field(description="accepted GPS fixes of the hour up to the newest one")

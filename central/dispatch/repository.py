@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -35,6 +35,11 @@ from central.webhooks.outbox import enqueue
 from shaobing.clock import format_ts
 
 T = TypeVar("T")
+# What a domain adds to the webhooks of its dispatches' steps when the caller of the step gave no `extra` (an
+# operator's action, the acknowledgement timer): {key: object}, or None for nothing. Bound to the database engine as
+# one of its execution options (`extend_payloads`), so every connection of that engine finds it.
+PayloadExtension = Callable[[AsyncConnection, "Dispatch"], Awaitable[Mapping[str, Any] | None]]
+PAYLOAD_EXTENSION = "shaobing_dispatch_payload"
 
 STEPS: tuple[str, ...] = ("acknowledged", "guard_assigned", "on_scene", "resolved", "escalated")
 
@@ -229,9 +234,12 @@ async def list_dispatches(
     site: str | None = None,
     open_only: bool = False,
     limit: int = 200,
+    hidden_classes: frozenset[str] = frozenset(),
 ) -> list[Dispatch]:
     """Most urgent first: by priority (lower first), then oldest first."""
     query = select(dispatches)
+    if hidden_classes:
+        query = query.where(dispatches.c.alarm_class.not_in(sorted(hidden_classes)))
     if state is not None:
         query = query.where(dispatches.c.state == state.value)
     if site is not None:
@@ -300,12 +308,30 @@ async def webhook_payload(
     }
 
 
+def extend_payloads(engine: AsyncEngine, extension: PayloadExtension) -> None:
+    """Bind `extension` to `engine`: it gives the objects of the webhooks of a step whose caller gave none."""
+    engine.update_execution_options(**{PAYLOAD_EXTENSION: extension})
+
+
 async def _announce(
-    connection: AsyncConnection, event: Event, dispatch: Dispatch, *, action: str, actor: str, at: datetime
+    connection: AsyncConnection,
+    event: Event,
+    dispatch: Dispatch,
+    *,
+    action: str,
+    actor: str,
+    at: datetime,
+    extra: Mapping[str, Any] | None,
 ) -> None:
     if not dispatch.recipients:
         return
     payload = await webhook_payload(connection, event, dispatch, action=action, actor=actor, at=at)
+    if extra is None:
+        extension = connection.engine.sync_engine.get_execution_options().get(PAYLOAD_EXTENSION)
+        if extension is not None:
+            extra = await extension(connection, dispatch)
+    if extra:
+        payload |= extra  # the caller's own objects beside the standard ones (a theft's `tracker`)
     await enqueue(
         connection, recipients=dispatch.recipients, event=event.value, dispatch_id=dispatch.id, payload=payload, now=at
     )
@@ -318,9 +344,15 @@ def _insert_if_not_open(dialect: str) -> Any:
 
 
 async def raise_dispatch(
-    connection: AsyncConnection, new: NewDispatch, *, at: datetime, actor: str = "rule"
+    connection: AsyncConnection,
+    new: NewDispatch,
+    *,
+    at: datetime,
+    actor: str = "rule",
+    extra: Mapping[str, Any] | None = None,
 ) -> tuple[Dispatch, bool]:
-    """Raise a dispatch, or fold the alarm into the open one with the same site, class and zone.
+    """Raise a dispatch, or fold the alarm into the open one with the same site, class and zone. `extra` is merged
+    into the payload of the webhook deliveries this writes.
 
     Returns the dispatch and True when it was created, False when folded as a repeat."""
     escalated = new.escalation_reason is not None
@@ -348,7 +380,9 @@ async def raise_dispatch(
     )
     created_id = (await connection.execute(statement)).scalar_one_or_none()
     if created_id is None:
-        folded = await fold_repeat(connection, new.open_key, reading_id=new.reading_id, at=at, actor=actor)
+        folded = await fold_repeat(
+            connection, new.open_key, reading_id=new.reading_id, at=at, actor=actor, extra=extra
+        )
         if folded is not None:
             return folded, False
         raise DispatchConflict(f"open dispatch {new.open_key!r} vanished while folding a repeat")
@@ -373,14 +407,21 @@ async def raise_dispatch(
     )
     dispatch = await get(connection, int(created_id))
     assert dispatch is not None
-    await _announce(connection, Event.RAISED, dispatch, action="raise", actor=actor, at=at)
+    await _announce(connection, Event.RAISED, dispatch, action="raise", actor=actor, at=at, extra=extra)
     return dispatch, True
 
 
 async def fold_repeat(
-    connection: AsyncConnection, open_key: str, *, reading_id: int, at: datetime, actor: str = "rule"
+    connection: AsyncConnection,
+    open_key: str,
+    *,
+    reading_id: int,
+    at: datetime,
+    actor: str = "rule",
+    extra: Mapping[str, Any] | None = None,
 ) -> Dispatch | None:
-    """Count one more occurrence on the open dispatch with `open_key`; None when there is none open."""
+    """Count one more occurrence on the open dispatch with `open_key`; None when there is none open. `extra` is merged
+    into the payload of the webhook deliveries this writes."""
     result = await connection.execute(
         update(dispatches)
         .where(dispatches.c.open_key == open_key)
@@ -396,7 +437,7 @@ async def fold_repeat(
         "repeat", dispatch.state, dispatch.state, {"reading_id": reading_id, "occurrences": dispatch.occurrences}
     )
     await _write_steps(connection, dispatch.id, [step], actor=actor, at=at)
-    await _announce(connection, Event.UPDATED, dispatch, action="repeat", actor=actor, at=at)
+    await _announce(connection, Event.UPDATED, dispatch, action="repeat", actor=actor, at=at, extra=extra)
     return dispatch
 
 
@@ -409,8 +450,10 @@ async def apply_action(
     at: datetime,
     police: Sequence[str],
     expect_state: State | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Dispatch:
-    """Apply `request` to a dispatch; `police` are the recipients an escalation adds.
+    """Apply `request` to a dispatch; `police` are the recipients an escalation adds; `extra` is merged into the
+    payload of the webhook deliveries this writes.
 
     Raises DispatchNotFound, ActionError (MissingDetail or NotAllowed) or DispatchConflict (lost a race)."""
     current = await get(connection, dispatch_id)
@@ -451,7 +494,9 @@ async def apply_action(
     await _write_steps(connection, dispatch_id, step_plan.steps, actor=actor, at=at)
     updated = await get(connection, dispatch_id)
     assert updated is not None
-    await _announce(connection, step_plan.event, updated, action=request.action.value, actor=actor, at=at)
+    await _announce(
+        connection, step_plan.event, updated, action=request.action.value, actor=actor, at=at, extra=extra
+    )
     return updated
 
 
@@ -476,13 +521,13 @@ def _p90(values: list[float]) -> float:
     return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
 
 
-async def response_times(connection: AsyncConnection, *, since: datetime, until: datetime) -> dict[str, Any]:
+async def response_times(connection: AsyncConnection, *, since: datetime, until: datetime,
+                         hidden_classes: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Seconds from raised to each step over the dispatches raised in [since, until): count, mean, p90."""
-    rows = (
-        await connection.execute(
-            select(dispatches).where(dispatches.c.raised_at >= since, dispatches.c.raised_at < until)
-        )
-    ).all()
+    query = select(dispatches).where(dispatches.c.raised_at >= since, dispatches.c.raised_at < until)
+    if hidden_classes:
+        query = query.where(dispatches.c.alarm_class.not_in(sorted(hidden_classes)))
+    rows = (await connection.execute(query)).all()
     per_step: dict[str, list[float]] = {step: [] for step in STEPS}
     for row in rows:
         for step, seconds in _dispatch(row).timings().items():

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from central.store.schema import webhook_outbox
+from central.store.schema import dispatches, webhook_outbox
 
 DeliveryStatus = Literal["pending", "failed", "delivered"]
 
@@ -207,6 +207,7 @@ async def list_deliveries(
     statuses: Iterable[DeliveryStatus] = ("pending", "failed"),
     recipient: str | None = None,
     limit: int = 100,
+    hidden_classes: frozenset[str] = frozenset(),
 ) -> list[Delivery]:
     wanted = set(statuses)
     conditions = []
@@ -221,5 +222,8 @@ async def list_deliveries(
     query = select(webhook_outbox).where(or_(*conditions))
     if recipient is not None:
         query = query.where(webhook_outbox.c.recipient == recipient)
+    if hidden_classes:
+        hidden = select(dispatches.c.id).where(dispatches.c.alarm_class.in_(sorted(hidden_classes)))
+        query = query.where(or_(webhook_outbox.c.dispatch_id.is_(None), webhook_outbox.c.dispatch_id.not_in(hidden)))
     rows = (await connection.execute(query.order_by(webhook_outbox.c.id).limit(limit))).all()
     return [_delivery(row) for row in rows]

@@ -7,20 +7,18 @@ closed), is logged once and tried again every `reopen_delay` seconds until the d
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import select
 from collections.abc import Mapping
 from typing import Any
 
 import serial
-import serial_asyncio
 from pydantic import Field
 
 from drivers.base import DriverContext, OutboxRefused
 from drivers.contact_id.codec import parse
 from drivers.contact_id.events import contact_id_reading
 from drivers.contact_id.framing import ACK, MAX_LINE, NAK, LineFramer, Overflow
+from drivers.serial_reopen import PortLost, serve_reopening
 from shaobing.config import Closed, validate_table
 from shaobing.envelope import Reading
 from shaobing.errors import FrameError
@@ -35,47 +33,17 @@ class ContactIdSerialOptions(Closed):
     reopen_delay: float = Field(default=2.0, gt=0)
 
 
-class PortLost(Exception):
-    """The serial port stopped working while open."""
-
-
 class ContactIdSerialDriver:
     def __init__(self, options: ContactIdSerialOptions) -> None:
         self.options = options
         self.name = options.name
 
     async def run(self, ctx: DriverContext) -> None:
-        port = self.options.port
-        down_reason: str | None = None  # why the port is unusable; logged once per outage, not once per retry
-        opened_before = False
-        while True:
-            try:
-                reader, writer = await _open_stream(port, self.options.baudrate)
-            except (serial.SerialException, OSError, ValueError) as exc:
-                reason = f"cannot open: {exc}"
-                if reason != down_reason:
-                    ctx.log.warning("contact-id %s: port %s %s; retrying every %gs", self.name, port, reason,
-                                    self.options.reopen_delay)
-                    down_reason = reason
-                ctx.stats.count("open_failed")
-                await asyncio.sleep(self.options.reopen_delay)
-                continue
-            ctx.stats.count("opened")
-            if opened_before:
-                ctx.stats.count("reopen")
-            opened_before = True
-            ctx.log.info("contact-id %s: port %s open at %d baud", self.name, port, self.options.baudrate)
-            down_reason = None
-            try:
-                await self._serve(ctx, reader, writer)
-            except PortLost as exc:
-                down_reason = f"lost: {exc}"
-                ctx.log.warning("contact-id %s: port %s %s; reopening every %gs", self.name, port, down_reason,
-                                self.options.reopen_delay)
-                ctx.stats.count("port_lost")
-            finally:
-                await _close(writer)
-            await asyncio.sleep(self.options.reopen_delay)
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await self._serve(ctx, reader, writer)
+
+        await serve_reopening(ctx, f"contact-id {self.name}", self.options.port, self.options.baudrate,
+                              self.options.reopen_delay, serve)
 
     async def _serve(self, ctx: DriverContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         framer = LineFramer(MAX_LINE)
@@ -126,22 +94,6 @@ class ContactIdSerialDriver:
         return ACK
 
 
-async def _open_stream(url: str, baudrate: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Open a device path or pyserial URL as asyncio streams (what `serial_asyncio.open_serial_connection` does, plus
-    a check that the port has a file descriptor the event loop can watch)."""
-    port = serial.serial_for_url(url, baudrate=baudrate)
-    try:
-        port.fileno()
-    except (io.UnsupportedOperation, AttributeError):
-        port.close()
-        raise ValueError("this kind of port has no file descriptor to watch; use a device path or socket://") from None
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(loop=loop)
-    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
-    transport, _ = await serial_asyncio.connection_for_serial(loop, lambda: protocol, port)
-    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
-
-
 async def _send_reply(writer: asyncio.StreamWriter, reply: bytes) -> None:
     """Write the one-byte answer straight to the port, so a hung-up line raises here (and is handled as a lost port)
     rather than inside the transport, which would report it to the event loop as an unhandled error."""
@@ -157,13 +109,6 @@ def _writable(fd: int) -> bool:
     # pyserial's non-blocking write spins while the port is full, so only call it when a write cannot block
     _, ready, _ = select.select([], [fd], [], 0)
     return bool(ready)
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    # a port that was yanked away may fail to close cleanly; it is gone either way
-    with contextlib.suppress(serial.SerialException, OSError):
-        await writer.wait_closed()
 
 
 def create(options: Mapping[str, Any], *, source: str) -> ContactIdSerialDriver:

@@ -12,7 +12,6 @@ Replies (see docs/protocols/dc09.md for the reasons):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -25,6 +24,7 @@ from drivers.dc09.framing import Dc09Framer
 from drivers.dc09.message import Dc09Message
 from drivers.dc09.options import AccountOptions, Dc09Options
 from drivers.dc09.readings import readings_of
+from drivers.tcp_server import TcpServer
 from shaobing.config import validate_table
 from shaobing.errors import FrameError
 
@@ -57,73 +57,32 @@ class _RecentMessages:
             self._last.popitem(last=False)
 
 
-class Dc09Receiver:
+class Dc09Receiver(TcpServer):
     """Serve DC-09 over TCP until cancelled; `ready` is set and `bound_port` known once it listens."""
 
     def __init__(self, options: Dc09Options, *, source: str = "dc09") -> None:
+        super().__init__(options.name, options.max_connections)
         self.options = options
         self.name = options.name
         self.source = source
-        self.ready = asyncio.Event()
-        self.bound_port: int | None = None
         self._accounts: dict[str, AccountOptions] = {acct.upper(): cfg for acct, cfg in options.accounts.items()}
         self._keys: dict[str, bytes | None] = {acct: cfg.key_bytes for acct, cfg in self._accounts.items()}
-        self._connections: set[asyncio.Task[Any]] = set()
         self._recent = _RecentMessages()
 
-    @property
-    def connection_count(self) -> int:
-        return len(self._connections)
-
     async def run(self, ctx: DriverContext) -> None:
-        host, port = self.options.host_port()
+        await self._listen(ctx, *self.options.host_port())
 
-        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._connection(reader, writer, ctx)
+    def _listening(self, ctx: DriverContext, host: str) -> None:
+        ctx.log.info("%s: DC-09 receiver listening on %s:%s", self.name, host, self.bound_port)
+        if self.options.accept_any_account:
+            ctx.log.warning("%s: accept_any_account is on: any account is accepted, unencrypted", self.name)
+        keyless = sorted(acct for acct, key in self._keys.items() if key is None)
+        if keyless:
+            ctx.log.warning("%s: accounts without an AES key (reports can be forged by anyone who reaches "
+                            "this port): %s", self.name, ", ".join(keyless))
 
-        server = await asyncio.start_server(on_connect, host, port)
-        try:
-            self.bound_port = server.sockets[0].getsockname()[1]
-            ctx.log.info("%s: DC-09 receiver listening on %s:%s", self.name, host, self.bound_port)
-            if self.options.accept_any_account:
-                ctx.log.warning("%s: accept_any_account is on: any account is accepted, unencrypted", self.name)
-            keyless = sorted(acct for acct, key in self._keys.items() if key is None)
-            if keyless:
-                ctx.log.warning("%s: accounts without an AES key (reports can be forged by anyone who reaches "
-                                "this port): %s", self.name, ", ".join(keyless))
-            self.ready.set()
-            await server.serve_forever()
-        finally:
-            server.close()
-            for task in list(self._connections):
-                task.cancel()
-            await asyncio.gather(*self._connections, return_exceptions=True)
-            await server.wait_closed()
-            self.ready.clear()
-
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                          ctx: DriverContext) -> None:
-        peer = _peer(writer)
-        if len(self._connections) >= self.options.max_connections:
-            ctx.stats.count("refused:max_connections")
-            ctx.log.warning("%s: refused connection from %s: %d connections open (max_connections)", self.name,
-                            peer, len(self._connections))
-            await _close(writer)
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        ctx.stats.count("connections")
-        try:
-            await self._serve(reader, writer, ctx, peer)
-        except (ConnectionError, OSError) as exc:
-            ctx.log.info("%s: connection from %s lost: %s", self.name, peer, exc)
-        finally:
-            self._connections.discard(task)
-            await _close(writer)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ctx: DriverContext,
-                     peer: str) -> None:
+    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                                ctx: DriverContext, peer: str) -> None:
         framer = Dc09Framer(self.options.max_frame)
         garbage_limit = GARBAGE_LIMIT_FRAMES * self.options.max_frame
         while True:
@@ -223,19 +182,6 @@ class Dc09Receiver:
     def _in_window(self, timestamp: datetime, now: datetime) -> bool:
         past, future = self.options.timestamp_window
         return now - timedelta(seconds=past) <= timestamp <= now + timedelta(seconds=future)
-
-
-def _peer(writer: asyncio.StreamWriter) -> str:
-    info = writer.get_extra_info("peername")
-    if isinstance(info, tuple) and len(info) >= 2:
-        return f"{info[0]}:{info[1]}"
-    return str(info)
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(ConnectionError, OSError):
-        await writer.wait_closed()
 
 
 def create(options: Mapping[str, Any], *, source: str) -> Dc09Receiver:

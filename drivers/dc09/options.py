@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from drivers.dc09.crypto import parse_key
 from shaobing.config import Closed
+from shaobing.net import listen_address
 
 _ACCOUNT = re.compile(r"[0-9A-Fa-f]{3,16}")
 
@@ -68,7 +69,4 @@ class Dc09Options(Closed):
         return self
 
     def host_port(self) -> tuple[str, int]:
-        host, sep, port = self.listen.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65_535:
-            raise ValueError(f"listen {self.listen!r} must be HOST:PORT")
-        return host.strip("[]"), int(port)
+        return listen_address(self.listen)

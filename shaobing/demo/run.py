@@ -1,13 +1,16 @@
-"""The demo: a private broker, central on SQLite, two shops with real edge agents, simulated panels, and a scenario.
+"""The demo: a private broker, central on SQLite, two shops, a tracker gateway, a rental building and a mine community
+with real edge agents, simulated panels, e-bike trackers and card readers, and a scenario.
 
 Central and the edge agents run as separate processes (`shaobing central`, `shaobing edge`), exactly as deployed; the
-panels, the two webhook recipients (security company, 110) and the operator at the console live in this process.
+panels, the trackers, the card readers, the three webhook recipients (security company, 110, the owners' SMS gateway),
+the operator, supervisor and police at the console and the bikes' owners on their phones live in this process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import shutil
 import signal
@@ -20,18 +23,29 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from firmware_sim.contact_id_panel import ContactIdPanel
 from firmware_sim.dc09_dialler import Dc09Dialler, sia_event
 from firmware_sim.pty_pair import PtyPair
+from firmware_sim.vcard.pcscd import READER as VPCD_READER
 
+from shaobing.access_list import private_key_text, public_key_text
 from shaobing.broker import BrokerUser, MosquittoBroker
 from shaobing.demo import configs
+from shaobing.demo.bikes import BikeScene
+from shaobing.demo.mine import MineScene
 from shaobing.demo.receiver import Delivery, WebhookReceiver
+from shaobing.demo.rental import DOOR as RENTAL_DOOR
+from shaobing.demo.rental import HELD_OPEN_AFTER_S, RentalScene
 from shaobing.demo.summary import Expectations, print_summary
 from shaobing.net import bound_socket, free_port, split_host_port
 
 ESCALATE_AFTER_S = 15.0  # production default is 120 s; short so the demo shows the escalation
-CID_SHOP, DC09_SHOP = "shop-001", "shop-002"
+CID_SHOP, DC09_SHOP, TRACKERS = "shop-001", "shop-002", "trackers-001"
+RENTAL, MINE = "rental-001", "mine-001"
+SITES = (CID_SHOP, DC09_SHOP, TRACKERS, RENTAL, MINE)
+UNDERGROUND_LIMIT = 3  # small, so the demo's fourth miner below raises the headcount alarm
+KEY_PERSON_ABSENT_S = 10.0  # production default is 12 h; short so the demo shows a key person's absence
 DC09_ACCOUNT = "5678"
 
 
@@ -49,16 +63,21 @@ class Demo:
         self.http = http
         self.say = Narrator().say
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.passwords = {name: secrets.token_urlsafe(12) for name in (CID_SHOP, DC09_SHOP, "_central-1")}
+        self.stops: list[Callable[[], Awaitable[None]]] = []  # simulated devices to stop when the demo ends
+        self.passwords = {name: secrets.token_urlsafe(12) for name in (*SITES, "_central-1")}
         self.operator_token = secrets.token_urlsafe(24)
+        self.supervisor_token = secrets.token_urlsafe(24)
+        self.police_token = secrets.token_urlsafe(24)
+        self.list_key = Ed25519PrivateKey.generate()  # central signs the sites' allow-lists with it
         self.api = httpx.AsyncClient(base_url=f"http://{http}",
                                      headers={"Authorization": f"Bearer {self.operator_token}"}, timeout=5.0)
 
     # --- processes -------------------------------------------------------------------------------------------
-    def spawn(self, name: str, *args: str) -> None:
+    def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = (self.workdir / f"{name}.log").open("wb")
         self.processes[name] = subprocess.Popen([sys.executable, "-m", "shaobing", *args], stdout=log,
-                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                                env={**os.environ, **env} if env else None)
         log.close()
 
     def stop_all(self) -> None:
@@ -114,37 +133,48 @@ class Demo:
     def on_delivery(self, receiver: WebhookReceiver, delivery: Delivery) -> None:
         dispatch = delivery.payload.get("dispatch", {})
         self.say(f"-> {receiver.name} received {delivery.event} #{dispatch.get('id')}: {dispatch.get('alarm_class')} "
-                 f"at {dispatch.get('site')} zone {dispatch.get('zone')} (signature verified)")
+                 f"at {dispatch.get('site')}{_zone(dispatch)} (signature verified)")
 
     async def run(self, duration: float | None) -> int:
         broker = MosquittoBroker(self.workdir / "broker", [
-            BrokerUser(CID_SHOP, self.passwords[CID_SHOP], "site"),
-            BrokerUser(DC09_SHOP, self.passwords[DC09_SHOP], "site"),
+            *(BrokerUser(site, self.passwords[site], "site") for site in SITES),
             BrokerUser("_central-1", self.passwords["_central-1"], "central"),
         ])
         guards = WebhookReceiver("security company", secrets.token_hex(16), self.on_delivery)
         police = WebhookReceiver("110", secrets.token_hex(16), self.on_delivery)
+        sms = WebhookReceiver("owners' SMS gateway", secrets.token_hex(16))
         with PtyPair() as serial_line:
             await broker.astart()
-            await guards.start()
-            await police.start()
+            for receiver in (guards, police, sms):
+                await receiver.start()
             try:
-                return await self._play(broker, guards, police, serial_line, duration)
+                return await self._play(broker, (guards, police, sms), serial_line, duration)
             finally:
+                for stop in self.stops:
+                    await stop()
                 self.stop_all()
-                await guards.stop()
-                await police.stop()
+                for receiver in (guards, police, sms):
+                    await receiver.stop()
                 await self.api.aclose()
                 await broker.astop()
 
-    async def _play(self, broker: MosquittoBroker, guards: WebhookReceiver, police: WebhookReceiver,
+    async def _play(self, broker: MosquittoBroker, receivers: tuple[WebhookReceiver, WebhookReceiver, WebhookReceiver],
                     serial_line: PtyPair, duration: float | None) -> int:
+        guards, police, sms = receivers
         started = time.monotonic()
         self.say(f"broker {broker.url} (password and ACL per site); work folder {self.workdir}")
         central_toml = configs.central(
             self.workdir, broker_url=broker.url, password=self.passwords["_central-1"], http=self.http,
-            tokens={self.operator_token: ("operator-demo", "operator")}, escalate_after=ESCALATE_AFTER_S,
-            recipients={"guards": (guards.url, guards.secret), "police-110": (police.url, police.secret)},
+            tokens={self.operator_token: ("operator-demo", "operator"),
+                    self.supervisor_token: ("supervisor-demo", "supervisor"),
+                    self.police_token: ("police-demo", "police")},
+            escalate_after=ESCALATE_AFTER_S,
+            recipients={"guards": (guards.url, guards.secret), "police-110": (police.url, police.secret),
+                        "sms-gateway": (sms.url, sms.secret)},
+            people=configs.People(watchlist_key=secrets.token_urlsafe(32),
+                                  access_list_key=private_key_text(self.list_key),
+                                  underground_limits={MINE: UNDERGROUND_LIMIT},
+                                  key_person_absent_s=KEY_PERSON_ABSENT_S, check_every_s=1.0),
         )
         dc09_port = free_port()
         dc09_key = secrets.token_hex(16)
@@ -156,7 +186,13 @@ class Demo:
                                        account=DC09_ACCOUNT, key=dc09_key)
         self.spawn("central", "central", "--config", str(central_toml))
         self.spawn(CID_SHOP, "edge", "--config", str(shop1))
+        gt06_port = free_port()
+        gateway = configs.tracker_gateway(self.workdir, site=TRACKERS, name="城东 tracker gateway",
+                                          broker_url=broker.url, password=self.passwords[TRACKERS],
+                                          listen=f"127.0.0.1:{gt06_port}")
         self.spawn(DC09_SHOP, "edge", "--config", str(shop2))
+        self.spawn(TRACKERS, "edge", "--config", str(gateway))
+        rental, mine = await self._people_sites(broker, guards, police)
 
         async def api_up() -> bool:
             return (await self.api.get("/api/health")).status_code == 200
@@ -169,22 +205,65 @@ class Demo:
         panel = ContactIdPanel(serial_line.master_fd)
         dialler = Dc09Dialler("127.0.0.1", dc09_port, DC09_ACCOUNT, receiver="1", prefix="0",
                               key=bytes.fromhex(dc09_key))
+        bikes = BikeScene(self.api, ("127.0.0.1", gt06_port), sms, police, self.say, self.until)
         async with dialler:
             expectations = Expectations()
-            await self._scenario(panel, dialler, expectations)
-            if duration is None:
-                self.say("scenario done; central keeps running — press Ctrl-C to stop")
-                stop = asyncio.Event()
-                loop = asyncio.get_running_loop()
-                loop.add_signal_handler(signal.SIGINT, stop.set)
-                loop.add_signal_handler(signal.SIGTERM, stop.set)
-                await stop.wait()
-            else:
-                remaining = duration - (time.monotonic() - started)
-                if remaining > 0:
-                    await asyncio.sleep(remaining)
+            try:
+                # The shops' night, the e-bikes, the rental building and the mine play at the same time, as they
+                # would in a district.
+                await asyncio.gather(self._scenario(panel, dialler, expectations),
+                                     bikes.play(expectations.scene("e-bikes")),
+                                     self._people_and_places(rental, mine, expectations))
+                if duration is None:
+                    self.say("scenario done; central and the trackers keep running — press Ctrl-C to stop")
+                    stop = asyncio.Event()
+                    loop = asyncio.get_running_loop()
+                    loop.add_signal_handler(signal.SIGINT, stop.set)
+                    loop.add_signal_handler(signal.SIGTERM, stop.set)
+                    await stop.wait()
+                else:
+                    remaining = duration - (time.monotonic() - started)
+                    if remaining > 0:
+                        await asyncio.sleep(remaining)
+                await bikes.check_at_end(expectations.scene("e-bikes"))
+            finally:
+                await bikes.stop()
             summary_ok = await print_summary(self.api, expectations, guards, police, self.say)
         return 0 if summary_ok else 1
+
+    async def _people_sites(self, broker: MosquittoBroker, guards: WebhookReceiver,
+                            police: WebhookReceiver) -> tuple[RentalScene, MineScene]:
+        """The rental building's and the mine's simulated readers, and their edge boxes started on those ports."""
+        public_key = public_key_text(self.list_key.public_key())
+        rental = RentalScene(self.api, RENTAL, self.police_token, self.supervisor_token, guards, police, self.say,
+                             self.until)
+        self.stops.append(rental.stop)
+        rental.start()
+        building = configs.rental_building(
+            self.workdir, site=RENTAL, name="幸福公寓 rental building", broker_url=broker.url,
+            password=self.passwords[RENTAL], public_key=public_key, idcard_port=rental.counter_line.slave_path,
+            door_port=rental.door_line.slave_path, scbk=rental.scbk, door=RENTAL_DOOR,
+            held_open_after=HELD_OPEN_AFTER_S)
+        self.spawn(RENTAL, "edge", "--config", str(building))
+        mine = MineScene(self.api, MINE, self.supervisor_token, UNDERGROUND_LIMIT, KEY_PERSON_ABSENT_S, self.workdir,
+                         self.say, self.until, secrets.token_hex(16))
+        self.stops.append(mine.stop)
+        no_pcsc = await mine.start()
+        if no_pcsc is not None:
+            self.say(f"PC/SC: no private pcscd here ({no_pcsc}): the mine's pithead-out reader is OSDP too")
+        community = configs.mine_community(
+            self.workdir, site=MINE, name="红旗煤矿 mine community", broker_url=broker.url,
+            password=self.passwords[MINE], public_key=public_key, in_port=mine.in_line.slave_path, scbk=mine.scbk,
+            out_port=mine.out_line.slave_path if mine.out_line is not None else None,
+            out_pcsc_reader=VPCD_READER if no_pcsc is None else None)
+        self.spawn(MINE, "edge", "--config", str(community), env=mine.edge_env)
+        return rental, mine
+
+    @staticmethod
+    async def _people_and_places(rental: RentalScene, mine: MineScene, expect: Expectations) -> None:
+        # One after the other, so each scene's story reads in one piece beside the shops and the bikes.
+        await rental.play(expect.scene("rental building"))
+        await mine.play(expect.scene("mine community"))
 
     async def _scenario(self, panel: ContactIdPanel, dialler: Dc09Dialler, expect: Expectations) -> None:
         async def online(site: str) -> bool:
@@ -251,6 +330,12 @@ class Demo:
         went_offline = await self.until("the offline ticket", offline_ticket)
         expect.check(f"{DC09_SHOP} offline with a comm_fail ticket", went_offline)
         self.say(f"central: {DC09_SHOP} offline, communication-failure ticket open")
+
+
+def _zone(dispatch: dict[str, Any]) -> str:
+    """A site-wide dispatch (a mine's headcount) has no zone: say nothing rather than "zone None"."""
+    zone = dispatch.get("zone")
+    return "" if zone is None else f" zone {zone}"
 
 
 def _free_or_other(http: str) -> str:

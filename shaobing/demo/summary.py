@@ -18,13 +18,18 @@ class Expectations:
     results: list[tuple[str, bool]] = field(default_factory=list)
     burglary_sent: float | None = None
     panic_id: int | None = None
+    scenes: dict[str, Expectations] = field(default_factory=dict)
 
     def check(self, what: str, ok: bool) -> None:
         self.results.append((what, ok))
 
+    def scene(self, name: str) -> Expectations:
+        """The expectations of a scene that plays at the same time as the others, printed under its own name."""
+        return self.scenes.setdefault(name, Expectations())
+
     @property
     def all_ok(self) -> bool:
-        return all(ok for _, ok in self.results)
+        return all(ok for _, ok in self.results) and all(scene.all_ok for scene in self.scenes.values())
 
 
 def _seconds(value: float | None) -> str:
@@ -48,7 +53,7 @@ async def print_summary(api: httpx.AsyncClient, expect: Expectations, guards: We
     for d in details:
         timings = d.get("timings", {})
         escalation = "—" if not d["escalated"] else f"{d['escalation_reason']} +{_seconds(timings.get('escalated'))}"
-        table.add_row(str(d["id"]), d["site"], d["alarm_class"], str(d["zone"]), d["state"], escalation,
+        table.add_row(str(d["id"]), d["site"], d["alarm_class"], d["zone"] or "—", d["state"], escalation,
                       _seconds(timings.get("acknowledged")), _seconds(timings.get("guard_assigned")),
                       _seconds(timings.get("on_scene")), _seconds(timings.get("resolved")),
                       f"{d['outcome'] or '—'}/{d['incident_class'] or '—'}", ", ".join(d["recipients"]))
@@ -68,7 +73,10 @@ async def print_summary(api: httpx.AsyncClient, expect: Expectations, guards: We
                                                              for d in guards.received}) >= 2)
     say(f"webhooks: security company {len(guards.received)} deliveries, 110 {len(police.received)}; "
         f"refused signatures {guards.refused + police.refused}")
-    for what, ok in expect.results:
-        console.print(f"  {'[green]ok[/green]' if ok else '[red]FAILED[/red]'}  {what}")
+    sections = [("shops", expect.results), *((name, scene.results) for name, scene in expect.scenes.items())]
+    for title, results in sections:
+        console.print(title)
+        for what, ok in results:
+            console.print(f"  {'[green]ok[/green]' if ok else '[red]FAILED[/red]'}  {what}")
     say("demo " + ("passed: every step happened as expected" if expect.all_ok else "FAILED: see the lines above"))
     return expect.all_ok

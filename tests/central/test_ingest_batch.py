@@ -232,3 +232,15 @@ async def test_command_results_update_the_command_of_that_site_only(engine: Asyn
 async def test_extreme_but_valid_seqs_are_stored(engine: AsyncEngine, seq: int) -> None:
     outcome = await _process(engine, [event_message(envelope("shop-a", seq))])
     assert [reading.envelope.seq for reading in outcome.stored] == [seq]
+
+
+def test_a_logged_id_read_keeps_its_personal_data_out() -> None:
+    number, name, address = "11010519491231002X", "张三丰", "北京市东城区某街1号"
+    payload = json.dumps({"v": 1, "site": "rental-1", "seq": 1, "kind": "id_read", "data": {
+        "id_number": number, "name": name + "\x00", "address": address, "pass_number": "H01234567"}},
+        ensure_ascii=False).encode()
+    for body in (payload, payload[:-3]):  # refused as JSON with a NUL, or not JSON at all
+        shown = loggable(body, "shaobing/v1/rental-1/event/id_read")
+        for secret in (number, name, address, "H01234567", repr(name.encode())[2:-1]):
+            assert secret not in shown
+        assert "110105" in shown and "002X" in shown  # enough to tell records apart

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import os
 import random
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,45 +19,16 @@ import pytest
 from firmware_sim.contact_id_panel import ContactIdPanel, run_panel
 from firmware_sim.pty_pair import PtyPair
 
-from drivers.base import DriverContext, OutboxRefused, create_driver
+from drivers.base import DriverContext, create_driver
 from drivers.contact_id.codec import checksum_digit, encode
 from drivers.contact_id.driver import ContactIdSerialDriver, create
 from drivers.contact_id.framing import ACK, NAK, LineFramer
-from shaobing.envelope import Kind, Reading
+from shaobing.envelope import Kind
 from shaobing.errors import ConfigError
+from tests.drivers.line_kit import RecordingSink, eventually, running_on_port
 
 VALID = b"123418113101007C"
 LOG = "test.contact_id.serial"
-
-
-class RecordingSink:
-    """Numbers readings in order; may refuse the first `refuse` submits, or wait for `gate` before committing."""
-
-    def __init__(self, *, refuse: int = 0, gate: asyncio.Event | None = None) -> None:
-        self.readings: list[Reading] = []
-        self.refuse = refuse
-        self.gate = gate
-        self.entered = asyncio.Event()
-        self.calls = 0
-
-    async def submit(self, reading: Reading) -> int:
-        self.calls += 1
-        self.entered.set()
-        if self.refuse > 0:
-            self.refuse -= 1
-            raise OutboxRefused("outbox full")
-        if self.gate is not None:
-            await self.gate.wait()
-        self.readings.append(reading)
-        return len(self.readings)
-
-
-async def eventually(check: Callable[[], bool], what: str, within: float = 5.0) -> None:
-    """Poll a driver counter (counters have no event to wait on) until `check` holds."""
-    async with asyncio.timeout(within):
-        while not check():
-            await asyncio.sleep(0.01)
-    assert check(), what
 
 
 @asynccontextmanager
@@ -65,22 +36,8 @@ async def running(port: str, sink: RecordingSink, **options: Any) -> AsyncIterat
     """The driver serving `port` in a task, with the port open before the block starts."""
     driver = create({"port": port, "reopen_delay": 0.05, **options}, source="test")
     ctx = DriverContext(site="shop-1", sink=sink, log=logging.getLogger(LOG))
-    task = asyncio.create_task(driver.run(ctx), name="contact-id driver")
-    try:
-        # the driver flushes the port's input when it opens it, so wait for that before anyone writes
-        await eventually(lambda: ctx.stats.counts["opened"] >= 1 or task.done(), "port opened")
-        assert not task.done()
+    async with running_on_port(driver, ctx, "contact-id driver"):
         yield ctx
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-
-@pytest.fixture
-def pair() -> Iterator[PtyPair]:
-    with PtyPair() as created:
-        yield created
 
 
 async def replies(panel: ContactIdPanel, count: int, within: float = 5.0) -> list[bytes]:

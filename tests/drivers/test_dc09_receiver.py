@@ -12,37 +12,18 @@ from typing import Any
 import pytest
 from firmware_sim.dc09_dialler import Dc09Dialler, cid_event, run_panel, sia_event
 
-from drivers.base import DriverContext, OutboxRefused, create_driver
+from drivers.base import DriverContext, create_driver
 from drivers.dc09.builder import build_message
 from drivers.dc09.crypto import parse_key
 from drivers.dc09.driver import Dc09Receiver, create
 from drivers.dc09.framing import Dc09Framer
 from drivers.dc09.replies import Dc09Reply, parse_reply
-from shaobing.envelope import Kind, Reading
+from shaobing.envelope import Kind
 from shaobing.errors import ConfigError
+from tests.drivers.tcp_kit import RawClient, RecordingSink, connected, serving
 
 KEY_HEX = "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"
 LOG = logging.getLogger("tests.dc09")
-
-
-class RecordingSink:
-    """Commits readings to a list and numbers them; can be held (`gate`) or made to refuse."""
-
-    def __init__(self) -> None:
-        self.readings: list[Reading] = []
-        self.entered = asyncio.Event()
-        self.gate: asyncio.Event | None = None
-        self.refusals = 0
-
-    async def submit(self, reading: Reading) -> int:
-        self.entered.set()
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.refusals:
-            self.refusals -= 1
-            raise OutboxRefused("outbox full")
-        self.readings.append(reading)
-        return len(self.readings)
 
 
 @contextlib.asynccontextmanager
@@ -51,33 +32,19 @@ async def receiver(sink: RecordingSink, **options: Any) -> AsyncIterator[tuple[D
     settings.setdefault("accept_any_account", "accounts" not in settings)
     server = create(settings, source="test: driver 'dc09'")
     ctx = DriverContext(site="test-site", sink=sink, log=LOG)
-    task = asyncio.create_task(server.run(ctx), name="dc09-receiver")
-    try:
-        await asyncio.wait_for(server.ready.wait(), 5)
+    async with serving(server, ctx, "dc09-receiver"):
         yield server, ctx
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
-class Panel:
+class Panel(RawClient):
     """A raw TCP client that writes bytes and reads reply frames."""
 
+    wait_s = 3.0
+
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+        super().__init__(reader, writer)
         self.framer = Dc09Framer()
         self.pending: list[bytes] = []
-
-    @classmethod
-    async def connect(cls, port: int) -> Panel:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
 
     async def reply(self, within: float = 3.0, *, key: bytes | None = None) -> Dc09Reply | None:
         """The next reply frame, or None if the connection closed first (TimeoutError after `within` s)."""
@@ -89,37 +56,9 @@ class Panel:
                 self.pending += [item for item in self.framer.feed(chunk) if isinstance(item, bytes)]
         return parse_reply(self.pending.pop(0), key=key)
 
-    async def no_reply_within(self, seconds: float) -> bool:
-        try:
-            await asyncio.wait_for(self.reader.read(1), seconds)
-        except TimeoutError:
-            return True
-        return False
 
-    async def closed_by_peer(self, within: float = 3.0) -> bool:
-        try:
-            async with asyncio.timeout(within):
-                while await self.reader.read(4096):
-                    pass
-        except TimeoutError:
-            return False
-        except ConnectionError:
-            return True
-        return True
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError):
-            await self.writer.wait_closed()
-
-
-@contextlib.asynccontextmanager
-async def panel(port: int) -> AsyncIterator[Panel]:
-    client = await Panel.connect(port)
-    try:
-        yield client
-    finally:
-        await client.close()
+def panel(port: int) -> contextlib.AbstractAsyncContextManager[Panel]:
+    return connected(Panel, port)
 
 
 def now() -> datetime:
@@ -156,7 +95,7 @@ async def test_ack_is_written_only_after_the_reading_is_submitted() -> None:
     async with receiver(sink) as (server, _), panel(server.bound_port or 0) as client:
         await client.send(burglary(11))
         await asyncio.wait_for(sink.entered.wait(), 3)
-        assert await client.no_reply_within(0.3)  # submit has not returned: no ACK yet
+        assert await client.nothing_within(0.3)  # submit has not returned: no ACK yet
         assert sink.readings == []
         sink.gate.set()
         reply = await client.reply()

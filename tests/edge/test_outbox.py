@@ -124,6 +124,21 @@ async def test_released_rows_are_fetched_again_and_removed_rows_are_gone(outbox:
     assert outbox.counts().pending == {int(Priority.ALARM): 1, int(Priority.TELEMETRY): 2}
 
 
+async def test_rows_released_while_a_fetch_is_reading_are_fetched_again(outbox: Outbox) -> None:
+    # The uplink releases rows from PUBACK callbacks at any moment, also while a fetch waits on SQLite: the fetch
+    # must not move its cursor past them, or they sit in the outbox unsent until the next restart.
+    for i in range(20):
+        await outbox.submit(position(i))
+    first = await outbox.fetch(10)
+    fetching = asyncio.create_task(outbox.fetch(5))
+    await asyncio.sleep(0)  # the fetch holds the lock and waits on its SELECT
+    outbox.release(row.seq for row in first)
+    second = await fetching
+    assert [row.seq for row in second] == [11, 12, 13, 14, 15]
+    again = await outbox.fetch(100)
+    assert [row.seq for row in again] == list(range(1, 11)) + list(range(16, 21))
+
+
 async def test_a_full_outbox_evicts_the_oldest_of_the_least_urgent_class(tmp_path: Path) -> None:
     path = tmp_path / "outbox.db"
     async with Outbox(path, "shop-a", log=LOG, max_readings=6) as box:
@@ -337,3 +352,21 @@ async def test_a_dead_writer_refuses_every_submit_at_once_and_says_why(
     assert outbox.failure == reason
     assert "refusing every reading" in caplog.text
     assert seqs_in_file(outbox.path) == [1]
+
+
+async def test_an_id_read_refused_by_a_full_outbox_is_logged_without_its_personal_data(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    number = "11010519491231002X"
+    read = Reading("idr-1", Kind.ID_READ, {"id_number": number, "name": "张三丰", "address": "北京市东城区某街1号",
+                                          "birth_date": "1949-12-31", "photo_wlt": "V0xUZmFjZQ==",
+                                          "card_type": "resident"})
+    async with Outbox(tmp_path / "outbox.db", "shop-a", log=LOG, max_readings=2) as box:
+        for i in range(2):
+            await box.submit(alarm(i))
+        with caplog.at_level(logging.WARNING), pytest.raises(OutboxRefused):
+            await box.submit(read)
+    assert "refused a reading" in caplog.text
+    for secret in (number, "张三丰", "北京市东城区某街1号", "1949-12-31", "V0xUZmFjZQ=="):
+        assert secret not in caplog.text
+    assert "110105********002X" in caplog.text

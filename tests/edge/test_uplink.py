@@ -12,7 +12,7 @@ from shaobing.broker import MosquittoBroker
 from shaobing.envelope import Kind, Reading
 from shaobing.mqtt import MqttSettings
 
-from .conftest import Collector, MakeConfig, collecting
+from .conftest import LOG, Collector, MakeConfig, collecting
 
 MakeSettings = Callable[..., MqttSettings]
 SITE_EVENTS = [(topics.SHARED_EVENTS, 1)]
@@ -89,7 +89,12 @@ async def test_a_broker_restart_mid_stream_loses_nothing(
         await central.wait_for(lambda c: len(c.messages) >= 800, within=30)
         await broker.arestart()
         await producer
-        await central.wait_for(lambda c: len(set(seqs(c))) == total, within=60)
+        try:
+            await central.wait_for(lambda c: len(set(seqs(c))) == total, within=60)
+        finally:
+            missing = sorted(set(range(1, total + 1)) - set(seqs(central)))
+            LOG.info("missing %d seqs: %s; outbox %d; uplink %s", len(missing), missing[:50],
+                     agent.outbox.total, agent.status()["uplink"])
         assert sorted(set(seqs(central))) == list(range(1, total + 1))
         async with asyncio.timeout(10):
             while agent.outbox.total:

@@ -1,0 +1,1 @@
+"""NMEA 0183 from GNSS receivers: the sentence codec, the epoch assembler, and a serial or TCP position driver."""

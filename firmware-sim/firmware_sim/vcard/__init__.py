@@ -1,0 +1,1 @@
+"""A virtual contactless card for pcscd's vpcd reader driver."""

@@ -1,0 +1,58 @@
+"""What the API tests of central share: a movable clock, a command sender that records what it was handed, the
+client over the app's ASGI transport (the `sender` and `client` fixtures: a conftest imports them and defines `clock`
+and `app`), and the check of an error response."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+
+class Clock:
+    """The app's clock, moved by the tests (sessions and links expire, lockouts end)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.moment = start
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def monotonic(self) -> float:
+        return self.moment.timestamp()
+
+    def advance(self, **delta: float) -> None:
+        self.moment += timedelta(**delta)
+
+
+class RecordingSender:
+    """The command sender as the API sees it; the service's one publishes to MQTT."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.failure: BaseException | None = None
+
+    async def send(self, site: str, payload: dict[str, Any]) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.sent.append((site, payload))
+
+
+@pytest.fixture(name="sender")
+def sender_fixture() -> RecordingSender:
+    return RecordingSender()
+
+
+@pytest.fixture(name="client")
+async def client_fixture(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://central") as client:
+        yield client
+
+
+def assert_detail(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert "detail" in response.json()
