@@ -64,6 +64,7 @@ from shaobing.mqtt import IncomingMessage, MqttLink, PublishFailed
 REMEMBERED = 1000
 DRIVER_COMMAND_TIMEOUT = 10.0
 DEVICE_COMMAND_TIMEOUT = 30.0  # a tracker on GPRS may take a while to answer
+STOP_GRACE = 2.0  # seconds a stopping agent gives the commands in progress to finish and be acknowledged
 COMMAND_DEVICE = "edge"
 DEFAULT_MAX_AGE = 300.0
 DEFAULT_MAX_PAYLOAD = 99_000_000
@@ -188,9 +189,16 @@ class CommandHandler:
             task.add_done_callback(self._lane_tasks.discard)
         lane.append(entry)
 
-    async def stop(self) -> None:
-        """Cancel the lanes' commands in progress (their messages stay unacknowledged and come again)."""
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Let the lanes finish for up to `grace` seconds, then cancel what is still in progress.
+
+        The grace covers a command whose result is published but whose PUBACK has not gone out yet: stopping it there
+        would have the broker deliver it again, and a command whose outcome could not be recorded would then run twice.
+        A cancelled command's message stays unacknowledged and comes again.
+        """
         tasks = list(self._lane_tasks)
+        if tasks and grace > 0:
+            await asyncio.wait(tasks, timeout=grace)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
