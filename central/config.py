@@ -25,6 +25,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from central.api.owner_auth import OwnersSettings
+from central.console.settings import ConsoleSettings
 from central.ingest_settings import IngestSettings
 from central.people.settings import PeopleSettings
 from central.rules_settings import RulesSettings, unknown_recipients
@@ -102,6 +103,7 @@ class CentralConfig(Closed):
     trackers: TrackerSettings = Field(default_factory=TrackerSettings)
     owners: OwnersSettings = Field(default_factory=OwnersSettings)
     people: PeopleSettings = Field(default_factory=PeopleSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     log: LogSection = Field(default_factory=LogSection)
 
     @model_validator(mode="after")

@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from central.api.app import create_app
 from central.config import CentralConfig
+from central.console.live import LiveFeed
 from central.dispatch.escalation import EscalationTimer
 from central.ingest import AfterCommit, Ingest
 from central.ingest_batch import OnStored
 from central.model import StoredReading
+from central.people.hits import STAFF_HIDDEN_CLASSES
 from central.people.hook import PeopleHook
 from central.people.key_persons import KeyPersonWatch
 from central.rules import AlarmRules
@@ -77,6 +79,14 @@ def stored_chain(hooks: Sequence[OnStored]) -> OnStored:
     return on_stored
 
 
+def committed_chain(hooks: Sequence[Callable[[], None]]) -> Callable[[], None]:
+    def committed() -> None:
+        for hook in hooks:
+            hook()
+
+    return committed
+
+
 def after_commit_chain(hooks: Sequence[AfterCommit]) -> AfterCommit:
     async def after_commit(stored: list[StoredReading]) -> None:
         for hook in hooks:
@@ -94,20 +104,23 @@ class Central:
         self.log = log
         clock = SystemClock()
         self.sender = WebhookSender(engine, config.webhooks, clock=clock, logger=log.getChild("webhooks"))
+        # Open consoles hear of a committed dispatch change at once: every commit that wakes the sender wakes it too.
+        self.live = LiveFeed(engine, hidden_classes=STAFF_HIDDEN_CLASSES, logger=log.getChild("live"))
+        wake = committed_chain([self.sender.wake, self.live.wake])
         # The trackers' policy travels with the engine: the API's tracker actions find it there.
         policy = TrackerPolicy.of(config.rules, config.trackers, public_url=config.http.base_url)
         attach_policy(engine, policy)
-        self.trackers = TrackerHook(policy, logger=log.getChild("trackers"), wake_sender=self.sender.wake)
+        self.trackers = TrackerHook(policy, logger=log.getChild("trackers"), wake_sender=wake)
         self.rules = AlarmRules(
             config.rules,
             logger=log.getChild("rules"),
-            wake_sender=self.sender.wake,
+            wake_sender=wake,
             device_armed=self.trackers.armed_of,
             on_dispatch=self.trackers.alarm_dispatched,
         )
         self.people = PeopleHook(config.people, police=config.rules.recipients.police,
                                  security=config.rules.recipients.security, logger=log.getChild("people"),
-                                 wake_sender=self.sender.wake)
+                                 wake_sender=wake)
         self.key_persons = KeyPersonWatch(engine, config.people, clock=clock, logger=log.getChild("people"))
         # Trackers first: a tracker seen for the first time gets its row (and arming) before its alarms are judged.
         self.ingest = Ingest(
@@ -121,7 +134,7 @@ class Central:
         )
         self.escalation = EscalationTimer(
             engine, police=config.rules.recipients.police, clock=clock, logger=log.getChild("escalation"),
-            on_commit=self.sender.wake,
+            on_commit=wake,
         )
         self.supervisor = Supervisor(engine, config.supervision, log=log.getChild("supervision"))
         self.app = create_app(
@@ -131,11 +144,13 @@ class Central:
             command_sender=MqttCommandSender(self.ingest, timeout_s=config.api.command_timeout_s),
             clock=clock,
             logger=log.getChild("api"),
-            on_commit=self.sender.wake,
+            on_commit=wake,
             max_body_bytes=config.api.max_body_bytes,
             public_url=config.http.base_url,
             owners=config.owners,
             people=config.people,
+            console=config.console,
+            live=self.live,
         )
         host, port = split_host_port(config.http.listen)
         self.http = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
@@ -145,6 +160,7 @@ class Central:
         try:
             await self.http.serve()
         finally:
+            await self.live.close()
             # Cancelled (rather than told to exit), uvicorn skips its shutdown and leaves its listening socket open.
             for server in getattr(self.http, "servers", []):
                 server.close()

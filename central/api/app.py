@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,6 +21,7 @@ from central.api import (
     routes_commands,
     routes_dispatches,
     routes_health,
+    routes_live,
     routes_owners,
     routes_people,
     routes_people_mines,
@@ -28,6 +30,7 @@ from central.api import (
     routes_reports,
     routes_share,
     routes_sites,
+    routes_staff,
     routes_trackers,
     routes_watchlist,
     routes_webhooks,
@@ -35,8 +38,13 @@ from central.api import (
 from central.api.auth import TokenTable
 from central.api.context import ApiContext, CommandSender
 from central.api.owner_auth import OwnerAccounts, OwnersSettings
+from central.api.routes_staff import StaffAccounts
+from central.console.live import LiveFeed
+from central.console.settings import ConsoleSettings
+from central.people.hits import STAFF_HIDDEN_CLASSES
 from central.people.settings import PeopleSettings
 from central.rules_settings import RulesSettings
+from central.web import pages
 from shaobing.clock import Clock
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
@@ -113,10 +121,13 @@ def create_app(
     public_url: str = "http://127.0.0.1:8640",
     owners: OwnersSettings | None = None,
     people: PeopleSettings | None = None,
+    console: ConsoleSettings | None = None,
+    live: LiveFeed | None = None,
 ) -> FastAPI:
     """The API over `engine`. `tokens` maps a bearer token to (name, role); `on_commit` is called after a change
     that may have enqueued webhooks (wire it to the webhook sender's `wake`); `owners` sets owner sessions, the login
-    brake, share links and track windows; `people` the watch-list, allow-lists and mines."""
+    brake, share links and track windows; `people` the watch-list, allow-lists and mines; `console` the monitoring
+    centre's users, plans and map tiles; `live` the feed of dispatch changes (made here when not given)."""
     log = logger or logging.getLogger("shaobing.central.api")
     app = FastAPI(
         title="shaobing central",
@@ -128,6 +139,9 @@ def create_app(
     app.state.tokens = TokenTable(tokens)
     app.state.owner_accounts = OwnerAccounts(owners or OwnersSettings())
     app.state.people = people or PeopleSettings()
+    app.state.console = console or ConsoleSettings()
+    app.state.staff_accounts = StaffAccounts(app.state.console, owners or OwnersSettings())
+    app.state.live = live or LiveFeed(engine, hidden_classes=STAFF_HIDDEN_CLASSES, logger=log.getChild("live"))
     app.state.context = ApiContext(
         engine=engine, settings=settings, command_sender=command_sender, clock=clock, logger=log, on_commit=on_commit,
         public_url=public_url.rstrip("/"),
@@ -158,9 +172,16 @@ def create_app(
         routes_people,
         routes_people_rental,
         routes_people_mines,
+        routes_staff,
+        routes_live,
     ):
         app.include_router(module.router, prefix="/api")
+    app.include_router(pages.api_router, prefix="/api")
+    app.include_router(pages.router)
+    app.mount("/static", pages.static_files(), name="static")
     app.include_router(routes_share.page_router)  # the address share links carry: /share/{token}
+    app.add_middleware(GZipMiddleware, minimum_size=1024)  # not the event stream: Starlette leaves it alone
+    app.add_middleware(pages.PageHeaders, policy=pages.content_security_policy(app.state.console))
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes,
                        larger={routes_watchlist.IMPORT_PATH: max(max_body_bytes, app.state.people.watchlist_max_bytes)})
     return app

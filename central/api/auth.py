@@ -23,6 +23,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from central.store.owners import session_owner, token_hash
+from central.store.staff_sessions import session_login
 
 
 class Role(StrEnum):
@@ -42,6 +43,8 @@ OWNERS = frozenset({Role.OWNER})
 POLICE_ROLES = frozenset({Role.POLICE})
 # An owner's session token is secrets.token_urlsafe(32): anything far longer is not worth a database look-up.
 MAX_SESSION_TOKEN = 256
+# A console session token of a staff member starts with this (the rest as an owner's): one look-up, in one table.
+STAFF_SESSION_PREFIX = "st_"
 # Who sees personal data (ID numbers, names) in readings unmasked.
 PERSONAL_DATA_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
@@ -51,6 +54,7 @@ class Principal:
     name: str
     role: Role
     owner_id: int | None = None  # set for Role.OWNER only
+    login: str | None = None  # set for a staff member logged in to the console
 
 
 def _digest(token: str) -> bytes:
@@ -88,7 +92,13 @@ async def current_principal(
     if credentials is None:
         raise _unauthorized("a bearer token is required")
     table: TokenTable = request.app.state.tokens
-    principal = table.lookup(credentials.credentials) or await _owner_session(request, credentials.credentials)
+    token = credentials.credentials
+    principal = table.lookup(token)
+    if principal is None:
+        if token.startswith(STAFF_SESSION_PREFIX):
+            principal = await _staff_session(request, token)
+        else:
+            principal = await _owner_session(request, token)
     if principal is None:
         raise _unauthorized("the bearer token is not valid")
     return principal
@@ -108,6 +118,18 @@ async def _owner_session(request: Request, token: str) -> Principal | None:
     if owner_id is None:
         return None
     return Principal(owner_name(owner_id), Role.OWNER, owner_id)
+
+
+async def _staff_session(request: Request, token: str) -> Principal | None:
+    if len(token) > MAX_SESSION_TOKEN:
+        return None
+    context = request.app.state.context
+    async with context.engine.connect() as connection:
+        login = await session_login(connection, token_hash(token), context.clock.now())
+    user = None if login is None else request.app.state.console.user(login)
+    if user is None:  # unknown, expired, or a login since removed from the configuration
+        return None
+    return Principal(user.name, Role(user.role), login=user.login)
 
 
 def require(roles: frozenset[Role]) -> Callable[[Principal], Awaitable[Principal]]:

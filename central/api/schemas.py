@@ -31,6 +31,8 @@ class ActionBody(RequestBody):
     outcome: Outcome | None = None
     incident_class: IncidentClass | None = None
     note: str | None = Field(default=None, max_length=1000)
+    take_over: bool = Field(default=False, description="act on a dispatch another staff member is handling, taking "
+                            "it over (recorded in the audit log)")
 
 
 class CommandArgs(RequestBody):
@@ -129,6 +131,7 @@ class DispatchOut(BaseModel):
     on_scene_at: datetime | None
     resolved_at: datetime | None
     updated_at: datetime
+    handler: str | None = Field(default=None, description="the staff member handling it")
 
 
 class TransitionOut(BaseModel):

@@ -82,6 +82,7 @@ class Dispatch:
     on_scene_at: datetime | None
     resolved_at: datetime | None
     updated_at: datetime
+    handler: str | None = None  # the staff member handling it
 
     def step_times(self) -> dict[str, datetime | None]:
         return {
@@ -127,6 +128,7 @@ class Dispatch:
             "on_scene_at": ts(self.on_scene_at),
             "resolved_at": ts(self.resolved_at),
             "updated_at": ts(self.updated_at),
+            "handler": self.handler,
         }
 
 
@@ -172,7 +174,7 @@ class NewDispatch:
         return f"{self.site}|{self.alarm_class}|{self.zone or ''}"
 
 
-def _dispatch(row: Any) -> Dispatch:
+def dispatch_from_row(row: Any) -> Dispatch:
     return Dispatch(
         id=row.id,
         site=row.site,
@@ -196,12 +198,13 @@ def _dispatch(row: Any) -> Dispatch:
         on_scene_at=row.on_scene_at,
         resolved_at=row.resolved_at,
         updated_at=row.updated_at,
+        handler=row.handler,
     )
 
 
 async def get(connection: AsyncConnection, dispatch_id: int) -> Dispatch | None:
     row = (await connection.execute(select(dispatches).where(dispatches.c.id == dispatch_id))).first()
-    return None if row is None else _dispatch(row)
+    return None if row is None else dispatch_from_row(row)
 
 
 async def transitions_of(connection: AsyncConnection, dispatch_id: int) -> list[Transition]:
@@ -247,7 +250,7 @@ async def list_dispatches(
     if open_only:
         query = query.where(dispatches.c.state.in_([s.value for s in OPEN_STATES]))
     query = query.order_by(dispatches.c.priority, dispatches.c.raised_at, dispatches.c.id).limit(limit)
-    return [_dispatch(row) for row in (await connection.execute(query)).all()]
+    return [dispatch_from_row(row) for row in (await connection.execute(query)).all()]
 
 
 async def _write_steps(
@@ -451,9 +454,10 @@ async def apply_action(
     police: Sequence[str],
     expect_state: State | None = None,
     extra: Mapping[str, Any] | None = None,
+    handler: str | None = None,
 ) -> Dispatch:
     """Apply `request` to a dispatch; `police` are the recipients an escalation adds; `extra` is merged into the
-    payload of the webhook deliveries this writes.
+    payload of the webhook deliveries this writes; `handler` (a staff member acting) becomes the dispatch's handler.
 
     Raises DispatchNotFound, ActionError (MissingDetail or NotAllowed) or DispatchConflict (lost a race)."""
     current = await get(connection, dispatch_id)
@@ -464,6 +468,8 @@ async def apply_action(
     step_plan = plan(current.state, current.escalated_at is not None, request)
 
     values: dict[str, Any] = {"state": step_plan.to_state.value, "updated_at": at}
+    if handler is not None:
+        values["handler"] = handler
     for column in step_plan.stamps:
         if getattr(current, column) is None:
             values[column] = at
@@ -530,7 +536,7 @@ async def response_times(connection: AsyncConnection, *, since: datetime, until:
     rows = (await connection.execute(query)).all()
     per_step: dict[str, list[float]] = {step: [] for step in STEPS}
     for row in rows:
-        for step, seconds in _dispatch(row).timings().items():
+        for step, seconds in dispatch_from_row(row).timings().items():
             if seconds is not None:
                 per_step[step].append(seconds)
     summary = {

@@ -58,6 +58,12 @@ sites = Table(
     Column("device_tests", Document, nullable=False, default=dict),
     Column("first_seen_at", UtcDateTime, nullable=True),  # supervision counts from here until the first test
     Column("updated_at", UtcDateTime, nullable=True),
+    # The site's profile, kept by the centre's staff: the patrol area it belongs to (reports group alarms by it),
+    # its address and where it is (the console's map).
+    Column("area", String(64), nullable=True),
+    Column("address", Text, nullable=True),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
 )
 
 readings = Table(
@@ -120,6 +126,9 @@ dispatches = Table(
     Column("on_scene_at", UtcDateTime, nullable=True),
     Column("resolved_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The operator handling it (set by the first action of a staff member): another operator acts on it only by
+    # taking it over, on purpose, so two cannot work the same alarm by accident.
+    Column("handler", String(128), nullable=True),
     Index("ix_dispatches_state_priority", "state", "priority", "raised_at"),
     Index("ix_dispatches_site", "site", "raised_at"),
     Index("ix_dispatches_escalate_at", "state", "escalate_at"),
@@ -495,4 +504,44 @@ mine_states = Table(
     Column("site", String(64), primary_key=True),
     Column("over_since", UtcDateTime, nullable=True),
     Column("dispatch_id", BigInteger, nullable=True),
+)
+
+# Console sessions of the monitoring centre's staff (users from the configuration): only the token's SHA-256 is kept.
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("login", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("ix_staff_sessions_login", "login"),
+)
+
+# Every action of a person at central, with who and when: logins, dispatch actions, action-plan steps, take-overs,
+# commands, exports. Dispatch transitions keep the dispatch's own trail; this is the one place to read a shift back.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(64), nullable=False),  # login, login_failed, logout, dispatch.acknowledge, plan.step, ...
+    Column("target", String(200), nullable=True),  # "dispatch:12", "site:shop-0001", ...
+    Column("detail", Document, nullable=False, default=dict),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_target", "target", "at"),
+)
+
+# Action-plan steps marked on a dispatch: done, or not applicable with a reason. A dispatch whose class has a plan is
+# resolved only once every step is marked.
+dispatch_plan_marks = Table(
+    "dispatch_plan_marks",
+    metadata,
+    Column("dispatch_id", BigInteger, ForeignKey("dispatches.id"), primary_key=True),
+    Column("step", String(64), primary_key=True),  # the step's key in the plan
+    Column("status", String(16), nullable=False),  # done, skipped
+    Column("note", Text, nullable=True),
+    Column("actor", String(128), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
 )

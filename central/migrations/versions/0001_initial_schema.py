@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 12:31:34.433938
+Create Date: 2026-11-24 15:55:33.842432
 """
 
 from __future__ import annotations
@@ -30,6 +30,21 @@ def upgrade() -> None:
         sa.Column("issued_at", central.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("site", name=op.f("pk_access_lists")),
     )
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("at", central.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=128), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("target", sa.String(length=200), nullable=True),
+        sa.Column("detail", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.create_index("ix_audit_log_at", ["at"], unique=False)
+        batch_op.create_index("ix_audit_log_target", ["target", "at"], unique=False)
+
     op.create_table(
         "buildings",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -199,8 +214,23 @@ def upgrade() -> None:
         ),
         sa.Column("first_seen_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("updated_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("area", sa.String(length=64), nullable=True),
+        sa.Column("address", sa.Text(), nullable=True),
+        sa.Column("lat", sa.Float(), nullable=True),
+        sa.Column("lon", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sites")),
     )
+    op.create_table(
+        "staff_sessions",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("login", sa.String(length=64), nullable=False),
+        sa.Column("created_at", central.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", central.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_staff_sessions")),
+    )
+    with op.batch_alter_table("staff_sessions", schema=None) as batch_op:
+        batch_op.create_index("ix_staff_sessions_login", ["login"], unique=False)
+
     op.create_table(
         "tickets",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -329,6 +359,7 @@ def upgrade() -> None:
         sa.Column("on_scene_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("resolved_at", central.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("updated_at", central.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("handler", sa.String(length=128), nullable=True),
         sa.ForeignKeyConstraint(["reading_id"], ["readings.id"], name=op.f("fk_dispatches_reading_id_readings")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dispatches")),
         sa.UniqueConstraint("open_key", name=op.f("uq_dispatches_open_key")),
@@ -411,6 +442,19 @@ def upgrade() -> None:
         sa.UniqueConstraint("room_id", "name", name="uq_beds_room_name"),
     )
     op.create_table(
+        "dispatch_plan_marks",
+        sa.Column("dispatch_id", sa.BigInteger(), nullable=False),
+        sa.Column("step", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("actor", sa.String(length=128), nullable=False),
+        sa.Column("at", central.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["dispatch_id"], ["dispatches.id"], name=op.f("fk_dispatch_plan_marks_dispatch_id_dispatches")
+        ),
+        sa.PrimaryKeyConstraint("dispatch_id", "step", name=op.f("pk_dispatch_plan_marks")),
+    )
+    op.create_table(
         "dispatch_transitions",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("dispatch_id", sa.BigInteger(), nullable=False),
@@ -481,6 +525,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_dispatch_transitions_dispatch")
 
     op.drop_table("dispatch_transitions")
+    op.drop_table("dispatch_plan_marks")
     op.drop_table("beds")
     with op.batch_alter_table("trackers", schema=None) as batch_op:
         batch_op.drop_index("ix_trackers_owner")
@@ -516,6 +561,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_tickets_site_open")
 
     op.drop_table("tickets")
+    with op.batch_alter_table("staff_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_staff_sessions_login")
+
+    op.drop_table("staff_sessions")
     op.drop_table("sites")
     with op.batch_alter_table("seq_gaps", schema=None) as batch_op:
         batch_op.drop_index("ix_seq_gaps_site")
@@ -545,5 +594,10 @@ def downgrade() -> None:
     op.drop_table("mine_states")
     op.drop_table("commands")
     op.drop_table("buildings")
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_log_target")
+        batch_op.drop_index("ix_audit_log_at")
+
+    op.drop_table("audit_log")
     op.drop_table("access_lists")
     # ### end Alembic commands ###
