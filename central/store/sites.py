@@ -52,6 +52,10 @@ class Site:
     device_tests: dict[str, str]
     first_seen_at: datetime | None
     updated_at: datetime | None
+    area: str | None = None  # the site's profile, kept by the centre's staff
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
 
 
 def parse_state(payload: bytes) -> StateMessage:
