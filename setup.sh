@@ -2,7 +2,8 @@
 # Set up shaobing on a fresh Debian/Ubuntu machine and run the demo.
 #   bash setup.sh                 # install what is missing, then run the demo until Ctrl-C
 #   bash setup.sh --for 60        # ... run the demo's scenario for 60 s and exit with a summary
-# Installs the system packages it needs (Mosquitto, PostgreSQL for the tests, Python venv support, pcscd) when missing,
+# Installs the system packages it needs (Mosquitto, PostgreSQL for the tests, Python venv support, pcscd, Chromium for
+# the pages' tests) when missing,
 # creates .venv and installs the project into it. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,6 +22,10 @@ command -v pcscd >/dev/null 2>&1 || [ -x /usr/sbin/pcscd ] || need+=(pcscd)
 [ -e /usr/include/PCSC/winscard.h ] || need+=(libpcsclite-dev)
 command -v swig >/dev/null 2>&1 || need+=(swig)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+# The pages' tests drive the system's Chromium (Playwright's own browser download is not used); CJK fonts for
+# readable Chinese in its screenshots.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
 python3 -c 'import os, sysconfig; raise SystemExit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' \
   || need+=(python3-dev)
 if [ ${#need[@]} -gt 0 ]; then

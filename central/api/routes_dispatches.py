@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from central.api.auth import Actor, Reader
 from central.api.context import Context
 from central.api.schemas import MAX_ID, SITE_PATTERN, ActionBody, DispatchDetail, DispatchOut
+from central.console.audit_actions import audit_action
+from central.console.handling import HandledByOther, claim
+from central.console.plans import marks_of, unmarked
+from central.console.settings import ConsoleSettings
 from central.dispatch.repository import (
     Dispatch,
     DispatchConflict,
@@ -20,7 +24,7 @@ from central.dispatch.repository import (
     list_dispatches,
     transitions_of,
 )
-from central.dispatch.states import ActionRequest, EscalationReason, MissingDetail, NotAllowed, State
+from central.dispatch.states import Action, ActionRequest, EscalationReason, MissingDetail, NotAllowed, State
 from central.people.hits import STAFF_HIDDEN_CLASSES
 
 router = APIRouter(tags=["dispatches"])
@@ -30,6 +34,11 @@ def _visible(dispatch: Dispatch | None) -> Dispatch | None:
     """A watch-list hit is a silent dispatch for the police alone: for the staff it does not exist (left out of
     lists, 404 by id); the same classes are left out of the reports and the webhook deliveries they see."""
     return None if dispatch is None or dispatch.alarm_class in STAFF_HIDDEN_CLASSES else dispatch
+
+
+def _audit_detail(body: ActionBody) -> dict[str, Any]:
+    fields = {"guard": body.guard, "outcome": body.outcome, "incident_class": body.incident_class, "note": body.note}
+    return {key: str(value) for key, value in fields.items() if value is not None}
 
 
 DispatchId = Annotated[int, Path(ge=1, le=MAX_ID, description="dispatch id")]
@@ -83,8 +92,11 @@ async def dispatch_detail(dispatch_id: DispatchId, _principal: Reader, context: 
     },
 )
 async def dispatch_action(
-    dispatch_id: DispatchId, body: ActionBody, principal: Actor, context: Context
+    dispatch_id: DispatchId, body: ActionBody, principal: Actor, context: Context, http: Request
 ) -> DispatchDetail:
+    """One step of the dispatch. The first staff member to act becomes its handler; another acts only with
+    `take_over` (409 with `{"reason": "handled_by_other", "handler": ...}` otherwise). A dispatch whose class has an
+    action plan is resolved only once every step is marked (409 naming the steps left)."""
     request = ActionRequest(
         action=body.action,
         guard=body.guard,
@@ -94,23 +106,37 @@ async def dispatch_action(
         escalation_reason=EscalationReason.MANUAL,
     )
 
+    plans: ConsoleSettings = http.app.state.console
+
     async def act(connection: AsyncConnection) -> DispatchDetail:
-        if _visible(await get(connection, dispatch_id)) is None:
+        current = _visible(await get(connection, dispatch_id))
+        if current is None:
             raise DispatchNotFound(dispatch_id)
+        handling = claim(current, principal.name, take_over=body.take_over)
+        if body.action in (Action.RESOLVE, Action.CANCEL):
+            missing = unmarked(plans.plan_for(current.alarm_class), await marks_of(connection, dispatch_id))
+            if missing:
+                raise NotAllowed(f"the action plan is not complete: mark {', '.join(missing)} first")
+        now = context.clock.now()
         dispatch = await apply_action(
             connection,
             dispatch_id,
             request,
             actor=principal.name,
-            at=context.clock.now(),
+            at=now,
             police=context.settings.recipients.police,
+            handler=handling.handler,
         )
+        await audit_action(connection, principal, at=now, dispatch_id=dispatch_id, action=body.action.value,
+                           detail=_audit_detail(body), taken_over_from=handling.taken_over_from)
         return await _detail(connection, dispatch)
 
     try:
         detail = await in_transaction(context.engine, act)
     except DispatchNotFound as exc:
         raise HTTPException(404, detail=str(exc)) from None
+    except HandledByOther as exc:
+        raise HTTPException(409, detail=exc.detail()) from None
     except MissingDetail as exc:
         raise HTTPException(422, detail=exc.reason) from None
     except (NotAllowed, DispatchConflict) as exc:

@@ -253,7 +253,7 @@ async def list_dispatches(
     return [dispatch_from_row(row) for row in (await connection.execute(query)).all()]
 
 
-async def _write_steps(
+async def write_steps(
     connection: AsyncConnection, dispatch_id: int, steps: Sequence[Step], *, actor: str, at: datetime
 ) -> None:
     await connection.execute(
@@ -439,7 +439,7 @@ async def fold_repeat(
     step = Step(
         "repeat", dispatch.state, dispatch.state, {"reading_id": reading_id, "occurrences": dispatch.occurrences}
     )
-    await _write_steps(connection, dispatch.id, [step], actor=actor, at=at)
+    await write_steps(connection, dispatch.id, [step], actor=actor, at=at)
     await _announce(connection, Event.UPDATED, dispatch, action="repeat", actor=actor, at=at, extra=extra)
     return dispatch
 
@@ -497,7 +497,7 @@ async def apply_action(
         latest = await get(connection, dispatch_id)
         now_state = latest.state.value if latest else "gone"
         raise DispatchConflict(f"the dispatch changed meanwhile (it is now {now_state}): reload and try again")
-    await _write_steps(connection, dispatch_id, step_plan.steps, actor=actor, at=at)
+    await write_steps(connection, dispatch_id, step_plan.steps, actor=actor, at=at)
     updated = await get(connection, dispatch_id)
     assert updated is not None
     await _announce(

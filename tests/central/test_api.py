@@ -282,9 +282,10 @@ async def test_operators_take_a_dispatch_to_its_end(client: httpx.AsyncClient) -
     steps = [
         ({"action": "acknowledge", "note": "calling the owner"}, ALICE, "acknowledged"),
         ({"action": "assign_guard", "guard": "Wang Wei"}, ALICE, "guard_assigned"),
-        ({"action": "on_scene"}, BOB, "on_scene"),
+        # Alice handles it: Bob acts only by taking it over, and Alice then takes it back.
+        ({"action": "on_scene", "take_over": True}, BOB, "on_scene"),
         ({"action": "confirm", "note": "window broken"}, BOB, "on_scene"),
-        ({"action": "resolve", "outcome": "real", "incident_class": "criminal"}, ALICE, "resolved"),
+        ({"action": "resolve", "outcome": "real", "incident_class": "criminal", "take_over": True}, ALICE, "resolved"),
     ]
     for seconds, (body, headers, state) in enumerate(steps, start=1):
         client_clock: Clock = client._transport.app.state.context.clock  # type: ignore[attr-defined]
