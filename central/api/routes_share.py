@@ -1,11 +1,14 @@
 """What a share link shows, with no account: the bike's name and plate, its live position, its newest cell report and
 the last hour of its track up to the newest fix. Nothing about the owner.
 
-`GET /api/share/{token}` and `GET /share/{token}` (the link handed out; a page will answer there later) answer the
-same JSON. An unknown token is 404; an expired or revoked one 410 Gone, saying which, so the police know to ask for a
-new link rather than wonder whether they typed it wrong. Anything that is not token-shaped is simply unknown (404), so
-the answer never depends on how a guess was malformed. Answers are not cached, not indexed, and the page sends no
-Referer onwards (the token is in its URL).
+`GET /api/share/{token}` answers the JSON. An unknown token is 404; an expired or revoked one 410 Gone, saying which,
+so the police know to ask for a new link rather than wonder whether they typed it wrong. Anything that is not
+token-shaped is simply unknown (404), so the answer never depends on how a guess was malformed.
+
+`GET /share/{token}`, the address handed out, is the read-only live page (central/web/static/share/), which reads the
+JSON above and says when the link is gone. The page itself is the same file for every token (it is not looked up
+here: the page's own call answers 404 or 410); a path that is not token-shaped is 404 at once. Answers are not
+cached, not indexed, and the page sends no Referer onwards (the token is in its URL).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Response
+from fastapi.responses import FileResponse
 
 from central.api.context import ApiContext, Context
 from central.api.routes_bikes import cell_out, position_out
@@ -22,9 +26,10 @@ from central.api.track_export import point_out
 from central.exports.track import TrackQuery, read_page
 from central.store.owners import get_tracker
 from central.store.share_links import find_link
+from central.web.pages import STATIC
 
 router = APIRouter(tags=["share"])
-page_router = APIRouter(tags=["share"])
+page_router = APIRouter(include_in_schema=False)  # a page, not part of the API
 
 RECENT = timedelta(hours=1)
 MAX_RECENT_POINTS = 3600  # one a second for an hour
@@ -35,6 +40,7 @@ PRIVATE_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
 }
 UNKNOWN = "no such link: check that it was copied whole"
+SHARE_PAGE = STATIC / "share" / "index.html"
 
 
 async def _shared(token: str, context: ApiContext, response: Response) -> SharedBikeOut:
@@ -83,7 +89,9 @@ async def shared_bike(token: str, context: Context, response: Response) -> Share
     return await _shared(token, context, response)
 
 
-@page_router.get("/share/{token}", response_model=SharedBikeOut, responses=_RESPONSES)
-async def shared_page(token: str, context: Context, response: Response) -> SharedBikeOut:
-    """The address handed out; JSON for now, a page later."""
-    return await _shared(token, context, response)
+@page_router.get("/share/{token}")
+async def shared_page(token: str) -> FileResponse:
+    """The address handed out: the live page, which asks `/api/share/{token}` for the bike."""
+    status = 200 if _TOKEN.match(token) else 404
+    return FileResponse(SHARE_PAGE, status_code=status, media_type="text/html; charset=utf-8",
+                        headers=PRIVATE_HEADERS)

@@ -507,12 +507,13 @@ async def provision_and_claim(central: RunningCentral, owner: Owner, imei: str, 
 
 
 def share_path(url: str) -> str:
-    """The path of a share link (its host is central's public address)."""
-    return "/" + url.split("://", 1)[-1].split("/", 1)[1]
+    """The API path answering for a share link (the link itself, `/share/{token}` on central's public address, opens
+    the police's page, which reads this path)."""
+    return "/api/share/" + url.rsplit("/", 1)[-1]
 
 
 async def open_shared(central: RunningCentral, url: str) -> httpx.Response:
-    """A share link opened by someone without an account (no Authorization header at all)."""
+    """What a share link's page reads, asked by someone without an account (no Authorization header at all)."""
     async with httpx.AsyncClient(base_url=str(central.api.base_url), timeout=10.0) as stranger:
         return await stranger.get(share_path(url))
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from central.store.schema import commands, owners, share_links, trackers
 from tests.central.api_owners.conftest import OPERATOR, add_positions, claimed, owner_session, reported
 
-MINE = ("/api/owners", "/api/my/", "/api/trackers", "/api/share/", "/share/")
+MINE = ("/api/owners", "/api/my/", "/api/trackers", "/api/share/")  # /share/{token} is a page (test_share)
 
 HOSTILE_SEGMENTS = [
     "9" * 400,
