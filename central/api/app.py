@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from central.api import (
+    routes_audit,
     routes_bikes,
     routes_commands,
     routes_dispatches,
@@ -174,6 +175,7 @@ def create_app(
         routes_people_mines,
         routes_staff,
         routes_live,
+        routes_audit,
     ):
         app.include_router(module.router, prefix="/api")
     app.include_router(pages.api_router, prefix="/api")

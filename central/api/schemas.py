@@ -66,6 +66,10 @@ class SiteOut(BaseModel):
     open_gaps: int
     missing_readings: int
     open_tickets: int
+    area: str | None = Field(default=None, description="the patrol area the site belongs to")
+    address: str | None = None
+    lat: float | None = Field(default=None, description="WGS 84")
+    lon: float | None = Field(default=None, description="WGS 84")
 
 
 class GapOut(Out):
