@@ -5,6 +5,7 @@ import { api, download } from "../common/api.js";
 import { addMessages, applyI18n, onLangChange, t } from "../common/i18n.js";
 import { fmtDateTime, fromLocalInput, toLocalInput } from "../common/time.js";
 import { element, showError, startConsole } from "./shell.js";
+import { actionName as dispatchActionName } from "./words.js";
 
 addMessages({
   "zh-CN": {
@@ -13,7 +14,7 @@ addMessages({
     "audit.role": "角色", "audit.action": "操作", "audit.detail": "详情", "audit.empty": "这段时间没有记录",
     "audit.bad_period": "开始时间须早于结束时间", "audit.older": "加载更早的记录",
     "audit.a.site.profile": "修改站点资料", "audit.a.login": "登录", "audit.a.login_failed": "登录失败",
-    "audit.a.logout": "退出",
+    "audit.a.logout": "退出", "audit.a.dispatch": "警情：{action}",
   },
   en: {
     "audit.title": "Audit log", "audit.csv": "Download CSV", "audit.since": "From", "audit.until": "To",
@@ -22,7 +23,7 @@ addMessages({
     "audit.empty": "Nothing in this period", "audit.bad_period": "The start must be before the end",
     "audit.older": "Load older",
     "audit.a.site.profile": "Site profile changed", "audit.a.login": "Logged in", "audit.a.login_failed": "Log-in failed",
-    "audit.a.logout": "Logged out",
+    "audit.a.logout": "Logged out", "audit.a.dispatch": "Alarm: {action}",
   },
 });
 
@@ -55,14 +56,18 @@ function params() {
 function actionName(action) {
   const key = `audit.a.${action}`;
   const text = t(key);
-  return text === key ? action : text;
+  if (text !== key) return text;
+  if (action.startsWith("dispatch.")) return t("audit.a.dispatch", { action: dispatchActionName(action.slice(9)) });
+  return action;
 }
+
+const shown = (value) => (value === null || value === undefined || value === "" ? "—" : value);
 
 function detailText(detail) {
   // {"area": {"from": "东城片区", "to": "南城片区"}} -> area: 东城片区 → 南城片区
   return Object.entries(detail || {}).map(([key, value]) => {
     if (value && typeof value === "object" && "from" in value && "to" in value) {
-      return `${key}: ${value.from ?? "—"} → ${value.to ?? "—"}`;
+      return `${key}: ${shown(value.from)} → ${shown(value.to)}`;
     }
     return `${key}: ${typeof value === "object" ? JSON.stringify(value) : value}`;
   }).join("; ");
@@ -74,7 +79,7 @@ function render() {
     element("td", { text: entry.actor }),
     element("td", { text: t(`role.${entry.role}`) === `role.${entry.role}` ? entry.role : t(`role.${entry.role}`) }),
     element("td", { text: actionName(entry.action) }),
-    element("td", { text: entry.target || "—" }),
+    element("td", { className: "target", text: entry.target || "—" }),
     element("td", { className: "detail", text: detailText(entry.detail) }))));
   document.getElementById("audit-empty").hidden = entries.length > 0;
   older.hidden = cursor === null;
