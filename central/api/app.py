@@ -20,6 +20,7 @@ from central.api import (
     routes_audit,
     routes_bikes,
     routes_commands,
+    routes_console,
     routes_dispatches,
     routes_health,
     routes_live,
@@ -175,6 +176,7 @@ def create_app(
         routes_people_mines,
         routes_staff,
         routes_live,
+        routes_console,
         routes_audit,
     ):
         app.include_router(module.router, prefix="/api")

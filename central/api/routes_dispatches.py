@@ -30,7 +30,7 @@ from central.people.hits import STAFF_HIDDEN_CLASSES
 router = APIRouter(tags=["dispatches"])
 
 
-def _visible(dispatch: Dispatch | None) -> Dispatch | None:
+def visible_to_staff(dispatch: Dispatch | None) -> Dispatch | None:
     """A watch-list hit is a silent dispatch for the police alone: for the staff it does not exist (left out of
     lists, 404 by id); the same classes are left out of the reports and the webhook deliveries they see."""
     return None if dispatch is None or dispatch.alarm_class in STAFF_HIDDEN_CLASSES else dispatch
@@ -77,7 +77,7 @@ async def dispatches_list(
 @router.get("/dispatches/{dispatch_id}", response_model=DispatchDetail, responses={404: {"description": "unknown"}})
 async def dispatch_detail(dispatch_id: DispatchId, _principal: Reader, context: Context) -> DispatchDetail:
     async with context.engine.connect() as connection:
-        dispatch = _visible(await get(connection, dispatch_id))
+        dispatch = visible_to_staff(await get(connection, dispatch_id))
         if dispatch is None:
             raise HTTPException(404, detail=f"no dispatch {dispatch_id}")
         return await _detail(connection, dispatch)
@@ -109,7 +109,7 @@ async def dispatch_action(
     plans: ConsoleSettings = http.app.state.console
 
     async def act(connection: AsyncConnection) -> DispatchDetail:
-        current = _visible(await get(connection, dispatch_id))
+        current = visible_to_staff(await get(connection, dispatch_id))
         if current is None:
             raise DispatchNotFound(dispatch_id)
         handling = claim(current, principal.name, take_over=body.take_over)

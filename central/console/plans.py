@@ -56,9 +56,10 @@ def unmarked(plan: ActionPlan | None, marks: dict[str, Mark]) -> list[str]:
 
 async def mark_step(
     connection: AsyncConnection, dispatch: Dispatch, *, step: str, status: MarkStatus, note: str | None, actor: str,
-    at: datetime,
+    at: datetime, handler: str,
 ) -> Mark:
-    """Mark (or re-mark) one step of an open dispatch's plan; the dispatch's trail gets a `plan_step` row."""
+    """Mark (or re-mark) one step of an open dispatch's plan; the dispatch's trail gets a `plan_step` row and
+    `handler` handles the dispatch from now on."""
     if dispatch.state is State.RESOLVED:
         raise NotAllowed("the dispatch is resolved: its plan can no longer change")
     await connection.execute(delete(dispatch_plan_marks).where(
@@ -67,7 +68,7 @@ async def mark_step(
         dispatch_id=dispatch.id, step=step, status=status.value, note=note, actor=actor, at=at))
     touched = await connection.execute(
         update(dispatches).where(dispatches.c.id == dispatch.id, dispatches.c.state == dispatch.state.value)
-        .values(updated_at=at))
+        .values(updated_at=at, handler=handler))
     if touched.rowcount != 1:
         raise DispatchConflict("the dispatch changed meanwhile: reload and try again")
     detail: dict[str, Any] = {"step": step, "status": status.value}

@@ -238,8 +238,9 @@ async def list_dispatches(
     open_only: bool = False,
     limit: int = 200,
     hidden_classes: frozenset[str] = frozenset(),
+    newest_first: bool = False,
 ) -> list[Dispatch]:
-    """Most urgent first: by priority (lower first), then oldest first."""
+    """Most urgent first: by priority (lower first), then oldest first; or, `newest_first`, a site's history."""
     query = select(dispatches)
     if hidden_classes:
         query = query.where(dispatches.c.alarm_class.not_in(sorted(hidden_classes)))
@@ -249,7 +250,10 @@ async def list_dispatches(
         query = query.where(dispatches.c.site == site)
     if open_only:
         query = query.where(dispatches.c.state.in_([s.value for s in OPEN_STATES]))
-    query = query.order_by(dispatches.c.priority, dispatches.c.raised_at, dispatches.c.id).limit(limit)
+    if newest_first:
+        query = query.order_by(dispatches.c.raised_at.desc(), dispatches.c.id.desc()).limit(limit)
+    else:
+        query = query.order_by(dispatches.c.priority, dispatches.c.raised_at, dispatches.c.id).limit(limit)
     return [dispatch_from_row(row) for row in (await connection.execute(query)).all()]
 
 

@@ -103,7 +103,7 @@ class WebCentral:
         data: dict[str, Any] = {"class": alarm_class, "source": "contact_id", "zone": zone, "partition": "1",
                                 "qualifier": "new", "code": "130"}
         if armed:
-            data["armed"] = True
+            data["site_armed"] = True
         return await self.publish(site, Kind.ALARM, data)
 
 

@@ -1,0 +1,172 @@
+// The live alarm queue: a snapshot, then every change pushed by the server (no polling, no reloads). Ordered by
+// priority, then age; the age ticks; a raised alarm past its acknowledgement target turns red; a new alarm flashes
+// and sounds.
+
+import { api, follow } from "../common/api.js";
+import { addMessages, applyI18n, onLangChange, t } from "../common/i18n.js";
+import { fmtAge, fmtDateTime, secondsSince } from "../common/time.js";
+import { element, showLive, startConsole } from "./shell.js";
+import { alarmClass, priorityName, stateName } from "./words.js";
+
+addMessages({
+  "zh-CN": {
+    "queue.title": "警情队列", "queue.priority": "级别", "queue.age": "等待", "queue.class": "警情",
+    "queue.site": "站点", "queue.zone": "防区 / 分区", "queue.state": "状态", "queue.handler": "处理人",
+    "queue.repeats": "次数", "queue.empty": "没有待处理的警情", "queue.count": "{n} 条未处置",
+    "queue.help": "按级别、再按等待时间排序；红色表示超过接警时限。回车打开警情。",
+    "queue.sound.on": "🔔 声音：开", "queue.sound.off": "🔕 声音：关", "queue.escalated": "已转110",
+    "queue.breach": "超时", "queue.open": "打开警情 {id}",
+  },
+  en: {
+    "queue.title": "Alarm queue", "queue.priority": "Priority", "queue.age": "Waiting", "queue.class": "Alarm",
+    "queue.site": "Site", "queue.zone": "Zone / partition", "queue.state": "State", "queue.handler": "Handler",
+    "queue.repeats": "Count", "queue.empty": "No open alarms", "queue.count": "{n} open",
+    "queue.help": "By priority, then by waiting time; red: past the acknowledgement target. Enter opens an alarm.",
+    "queue.sound.on": "🔔 Sound: on", "queue.sound.off": "🔕 Sound: off", "queue.escalated": "110",
+    "queue.breach": "late", "queue.open": "Open alarm {id}",
+  },
+});
+
+const session = startConsole("queue");
+const rows = document.getElementById("queue-rows");
+const empty = document.getElementById("queue-empty");
+const count = document.getElementById("queue-count");
+const soundButton = document.getElementById("sound");
+const open = new Map(); // dispatch id -> dispatch
+const fresh = new Set(); // ids that arrived live (flash once)
+let config = { ack_sla_s: {}, ack_sla_default_s: 180 };
+let audio = null;
+let soundOn = localStorage.getItem("shaobing.sound") !== "off";
+document.body.dataset.alerts = "0";
+
+function slaOf(dispatch) {
+  return config.ack_sla_s[String(dispatch.priority)] ?? config.ack_sla_default_s;
+}
+
+function ordered() {
+  return [...open.values()].sort((a, b) => a.priority - b.priority || Date.parse(a.raised_at) - Date.parse(b.raised_at) || a.id - b.id);
+}
+
+function row(dispatch) {
+  const link = element("a", { href: `/console/alarm?id=${dispatch.id}`, text: priorityName(dispatch.priority) });
+  link.setAttribute("aria-label", t("queue.open", { id: dispatch.id }));
+  const classCell = element("td", {}, alarmClass(dispatch.alarm_class));
+  if (dispatch.escalated) classCell.append(" ", element("span", { className: "badge", text: t("queue.escalated") }));
+  const tr = element("tr", { className: `p${Math.min(dispatch.priority, 4)}` },
+    element("td", { className: "priority" }, link),
+    element("td", { className: "age", title: fmtDateTime(dispatch.raised_at) }),
+    classCell,
+    element("td", { text: dispatch.site }),
+    element("td", { text: [dispatch.zone, dispatch.partition].filter((v) => v).join(" / ") || "—" }),
+    element("td", {}, element("span", { className: "state-badge", "data-state": dispatch.state, text: stateName(dispatch.state) })),
+    element("td", { text: dispatch.handler || "—" }),
+    element("td", { text: String(dispatch.occurrences) }),
+  );
+  tr.dataset.id = String(dispatch.id);
+  tr.dataset.state = dispatch.state;
+  if (fresh.has(dispatch.id)) {
+    tr.classList.add("new");
+    fresh.delete(dispatch.id);
+  }
+  tr.addEventListener("click", (event) => {
+    if (event.target.tagName !== "A") location.assign(link.href);
+  });
+  return tr;
+}
+
+function render() {
+  const list = ordered();
+  rows.replaceChildren(...list.map(row));
+  empty.hidden = list.length > 0;
+  count.textContent = t("queue.count", { n: list.length });
+  document.title = `${list.length ? `(${list.length}) ` : ""}${t("app.name")}`;
+  tick();
+}
+
+// Ages and breaches, once a second, without rebuilding rows.
+function tick() {
+  const now = Date.now();
+  for (const tr of rows.children) {
+    const dispatch = open.get(Number(tr.dataset.id));
+    if (!dispatch) continue;
+    const age = secondsSince(dispatch.raised_at, now);
+    const cell = tr.querySelector(".age");
+    cell.textContent = fmtAge(age);
+    const breach = dispatch.state === "raised" && age > slaOf(dispatch);
+    tr.classList.toggle("breach", breach);
+    cell.setAttribute("aria-label", breach ? `${fmtAge(age)} ${t("queue.breach")}` : fmtAge(age));
+  }
+}
+
+function beep() {
+  document.body.dataset.alerts = String(Number(document.body.dataset.alerts) + 1);
+  if (!soundOn) return;
+  try {
+    audio ??= new AudioContext();
+    const oscillator = audio.createOscillator();
+    const gain = audio.createGain();
+    oscillator.frequency.value = 880;
+    gain.gain.setValueAtTime(0.2, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
+    oscillator.connect(gain).connect(audio.destination);
+    oscillator.start();
+    oscillator.stop(audio.currentTime + 0.6);
+  } catch {
+    /* no audio device: the flash and the title still say it */
+  }
+}
+
+function soundLabel() {
+  soundButton.textContent = t(soundOn ? "queue.sound.on" : "queue.sound.off");
+  soundButton.setAttribute("aria-pressed", String(soundOn));
+}
+
+soundButton.addEventListener("click", () => {
+  soundOn = !soundOn;
+  localStorage.setItem("shaobing.sound", soundOn ? "on" : "off");
+  if (soundOn && audio?.state === "suspended") audio.resume();
+  soundLabel();
+});
+
+function onEvent(name, data) {
+  if (name === "snapshot") {
+    open.clear();
+    for (const dispatch of data.dispatches) open.set(dispatch.id, dispatch);
+    render();
+  } else if (name === "change") {
+    const dispatch = data.dispatch;
+    const known = open.get(dispatch.id);
+    if (known && Date.parse(known.updated_at) > Date.parse(dispatch.updated_at)) return; // older than what we show
+    if (dispatch.state === "resolved") open.delete(dispatch.id);
+    else {
+      if (!known) {
+        fresh.add(dispatch.id);
+        beep();
+      }
+      open.set(dispatch.id, dispatch);
+    }
+    render();
+    document.body.dataset.lastChange = String(data.transition_id);
+  } else if (name === "resync") {
+    open.clear();
+  }
+}
+
+async function main() {
+  soundLabel();
+  applyI18n();
+  try {
+    config = await api("staff", "/api/web/config");
+  } catch {
+    /* defaults */
+  }
+  onLangChange(() => {
+    soundLabel();
+    render();
+  });
+  setInterval(tick, 1000);
+  await follow("staff", "/api/live/dispatches", { onEvent, onState: showLive });
+}
+
+void session;
+main();
