@@ -132,6 +132,7 @@ dispatches = Table(
     Index("ix_dispatches_state_priority", "state", "priority", "raised_at"),
     Index("ix_dispatches_site", "site", "raised_at"),
     Index("ix_dispatches_escalate_at", "state", "escalate_at"),
+    Index("ix_dispatches_raised_at", "raised_at"),  # the reports: every dispatch raised in a period
 )
 
 dispatch_transitions = Table(

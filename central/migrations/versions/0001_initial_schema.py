@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 15:55:33.842432
+Create Date: 2026-11-24 16:18:45.051054
 """
 
 from __future__ import annotations
@@ -366,6 +366,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("dispatches", schema=None) as batch_op:
         batch_op.create_index("ix_dispatches_escalate_at", ["state", "escalate_at"], unique=False)
+        batch_op.create_index("ix_dispatches_raised_at", ["raised_at"], unique=False)
         batch_op.create_index("ix_dispatches_site", ["site", "raised_at"], unique=False)
         batch_op.create_index("ix_dispatches_state_priority", ["state", "priority", "raised_at"], unique=False)
 
@@ -539,6 +540,7 @@ def downgrade() -> None:
     with op.batch_alter_table("dispatches", schema=None) as batch_op:
         batch_op.drop_index("ix_dispatches_state_priority")
         batch_op.drop_index("ix_dispatches_site")
+        batch_op.drop_index("ix_dispatches_raised_at")
         batch_op.drop_index("ix_dispatches_escalate_at")
 
     op.drop_table("dispatches")
