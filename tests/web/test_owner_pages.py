@@ -12,6 +12,7 @@ Screenshots: login, bikes, bike map, history, share page (zh-CN, phone), the bik
 
 from __future__ import annotations
 
+import asyncio
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -156,6 +157,12 @@ async def test_an_owner_follows_their_stolen_bike_reports_it_and_downloads_its_t
     got = [(float(p.attrib["lat"]), float(p.attrib["lon"]), p.findtext(f"{GPX}time")) for p in points]
     assert [(lat, lon) for lat, lon, _ in got] == [(fix.lat, fix.lon) for fix in sent]
     assert [datetime.fromisoformat(str(when)) for _, _, when in got] == [fix.fix_time for fix in sent]
+    async with page.expect_download() as waiting:
+        await page.click("button.download[data-format=csv]")
+    csv_file = tmp_path / "track.csv"
+    await (await waiting.value).save_as(csv_file)
+    rows = (await asyncio.to_thread(csv_file.read_bytes)).decode().splitlines()
+    assert rows[0].startswith("fix_time,lat,lon") and len(rows) == 1 + len(sent)
 
 
 async def test_a_share_link_opens_a_live_page_without_an_account_until_revoked_or_expired(
