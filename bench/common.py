@@ -203,7 +203,8 @@ class Stack:
 
 
 def central_config(workdir: Path, broker_url: str, password: str, hook_url: str, hook_secret: str,
-                   ingest: Mapping[str, Any] | None = None) -> CentralConfig:
+                   ingest: Mapping[str, Any] | None = None,
+                   sections: Mapping[str, Any] | None = None) -> CentralConfig:
     raw: dict[str, Any] = {
         "mqtt": {"url": broker_url, "username": CENTRAL_USER, "password": password},
         "database": {"url": f"sqlite:///{workdir / 'central.db'}"},
@@ -212,15 +213,17 @@ def central_config(workdir: Path, broker_url: str, password: str, hook_url: str,
         "rules": {"recipients": {"security": ["guards"], "police": ["guards"]}},
         "webhooks": {"recipients": [{"name": "guards", "url": hook_url, "secret": hook_secret}]},
         "log": {"level": "ERROR"},
+        **(sections or {}),
     }
     return validate_table(raw, CentralConfig, "bench central")
 
 
 @asynccontextmanager
 async def central_stack(workdir: Path, site_ids: Sequence[str], *,
-                        ingest: Mapping[str, Any] | None = None) -> AsyncIterator[Stack]:
+                        ingest: Mapping[str, Any] | None = None,
+                        sections: Mapping[str, Any] | None = None) -> AsyncIterator[Stack]:
     """A private Mosquitto, a webhook recipient, and central (the `Central` service, SQLite) running in this process.
-    `ingest`: keys of central's [ingest] table other than the defaults."""
+    `ingest`: keys of central's [ingest] table other than the defaults; `sections`: more tables ([console], ...)."""
     passwords = {name: secrets.token_urlsafe(12) for name in (*site_ids, CENTRAL_USER, WATCH_USER)}
     users = [BrokerUser(site, passwords[site], "site") for site in site_ids]
     users += [BrokerUser(name, passwords[name], "central") for name in (CENTRAL_USER, WATCH_USER)]
@@ -229,7 +232,8 @@ async def central_stack(workdir: Path, site_ids: Sequence[str], *,
     receiver = WebhookReceiver("guards", secrets.token_hex(16))
     async with MosquittoBroker(workdir / "broker", users) as broker:
         await receiver.start()
-        config = central_config(workdir, broker.url, passwords[CENTRAL_USER], receiver.url, receiver.secret, ingest)
+        config = central_config(workdir, broker.url, passwords[CENTRAL_USER], receiver.url, receiver.secret, ingest,
+                                sections)
         engine = await open_database(config.database.url)
         central = Central(config, engine, log=log)
         # The service as built, with its ingest's after-commit hook timed: the latency figure is measured up to the

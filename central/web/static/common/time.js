@@ -6,14 +6,27 @@ export function timeZone() {
   return Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
+// Intl formatters are slow to make and quick to use: one per language and style.
+const formatters = new Map();
+function formatter(style) {
+  const key = `${lang()}|${style}`;
+  let found = formatters.get(key);
+  if (!found) {
+    const options = style === "time" ? { timeStyle: "medium" } : { dateStyle: "short", timeStyle: "medium" };
+    found = new Intl.DateTimeFormat(lang(), options);
+    formatters.set(key, found);
+  }
+  return found;
+}
+
 export function fmtDateTime(iso) {
   if (!iso) return "—";
-  return new Intl.DateTimeFormat(lang(), { dateStyle: "short", timeStyle: "medium" }).format(new Date(iso));
+  return formatter("datetime").format(new Date(iso));
 }
 
 export function fmtTime(iso) {
   if (!iso) return "—";
-  return new Intl.DateTimeFormat(lang(), { timeStyle: "medium" }).format(new Date(iso));
+  return formatter("time").format(new Date(iso));
 }
 
 // 75 -> "1:15", 3725 -> "1:02:05": an age that ticks.

@@ -3,7 +3,7 @@
 // and sounds.
 
 import { api, follow } from "../common/api.js";
-import { addMessages, applyI18n, onLangChange, t } from "../common/i18n.js";
+import { addMessages, applyI18n, lang, onLangChange, t } from "../common/i18n.js";
 import { fmtAge, fmtDateTime, secondsSince } from "../common/time.js";
 import { element, showLive, startConsole } from "./shell.js";
 import { alarmClass, priorityName, stateName } from "./words.js";
@@ -64,19 +64,32 @@ function row(dispatch) {
   );
   tr.dataset.id = String(dispatch.id);
   tr.dataset.state = dispatch.state;
-  if (fresh.has(dispatch.id)) {
-    tr.classList.add("new");
-    fresh.delete(dispatch.id);
-  }
+  if (fresh.has(dispatch.id)) tr.classList.add("new");
   tr.addEventListener("click", (event) => {
     if (event.target.tagName !== "A") location.assign(link.href);
   });
   return tr;
 }
 
+// Rows are built once per version of a dispatch and reused: a change to one alarm rebuilds one row, not the queue.
+const built = new Map(); // id -> { key, tr }
+function rowOf(dispatch) {
+  const key = `${dispatch.updated_at}|${dispatch.state}|${dispatch.handler}|${dispatch.occurrences}|${lang()}`;
+  const cached = built.get(dispatch.id);
+  if (cached && cached.key === key) return cached.tr;
+  const tr = row(dispatch);
+  built.set(dispatch.id, { key, tr });
+  return tr;
+}
+
 function render() {
   const list = ordered();
-  rows.replaceChildren(...list.map(row));
+  for (const id of built.keys()) if (!open.has(id)) built.delete(id);
+  // Move only what is out of place: a new alarm is one insertion, not a rebuilt table.
+  list.map(rowOf).forEach((tr, index) => {
+    if (rows.children[index] !== tr) rows.insertBefore(tr, rows.children[index] ?? null);
+  });
+  while (rows.children.length > list.length) rows.lastElementChild.remove();
   empty.hidden = list.length > 0;
   count.textContent = t("queue.count", { n: list.length });
   document.title = `${list.length ? `(${list.length}) ` : ""}${t("app.name")}`;
@@ -93,8 +106,10 @@ function tick() {
     const cell = tr.querySelector(".age");
     cell.textContent = fmtAge(age);
     const breach = dispatch.state === "raised" && age > slaOf(dispatch);
-    tr.classList.toggle("breach", breach);
-    cell.setAttribute("aria-label", breach ? `${fmtAge(age)} ${t("queue.breach")}` : fmtAge(age));
+    if (breach !== tr.classList.contains("breach")) {
+      tr.classList.toggle("breach", breach);
+      cell.title = breach ? t("queue.breach") : fmtDateTime(dispatch.raised_at);
+    }
   }
 }
 
@@ -111,6 +126,9 @@ function beep() {
     oscillator.connect(gain).connect(audio.destination);
     oscillator.start();
     oscillator.stop(audio.currentTime + 0.6);
+    // A running AudioContext keeps an audio thread busy: let it rest between alarms.
+    oscillator.addEventListener("ended", () => audio.suspend());
+    if (audio.state === "suspended") audio.resume();
   } catch {
     /* no audio device: the flash and the title still say it */
   }
@@ -140,7 +158,13 @@ function onEvent(name, data) {
     if (dispatch.state === "resolved") open.delete(dispatch.id);
     else {
       if (!known) {
+        // Highlighted for a few seconds: a still colour, not an animation (a console stays open all shift and
+        // must not keep the machine busy repainting).
         fresh.add(dispatch.id);
+        setTimeout(() => {
+          fresh.delete(dispatch.id);
+          rows.querySelector(`tr[data-id="${dispatch.id}"]`)?.classList.remove("new");
+        }, 4000);
         beep();
       }
       open.set(dispatch.id, dispatch);
