@@ -5,7 +5,7 @@ notification is one outbox row per such recipient, written in the transaction of
 
     {"event": "owner.theft" | "owner.alarm" | "owner.theft_confirmed", "to": "+8613812345678", "text": "...",
      "imei": "...", "name": "小蓝", "plate": "京A12345", "alarm_class": "theft", "reason": "moved",
-     "late": false, "position": {"lat", "lon", "fix_time"} | null, "link": "https://.../my/bikes/IMEI",
+     "late": false, "position": {"lat", "lon", "fix_time"} | null, "link": "https://.../my/",
      "dispatch_id": 42}
 
 The text is Chinese first (the owners' language), English after it, and names the bike by its name and plate (or

@@ -31,7 +31,7 @@ class TrackerPolicy:
     police: tuple[str, ...]  # added when a theft is confirmed or escalated
     owners: tuple[str, ...]  # the notification gateway that texts owners
     escalate_after_s: float  # an unacknowledged theft goes to 110 after this (when settings.escalate_thefts)
-    public_url: str  # where owners open their bike: {public_url}/my/bikes/{imei}
+    public_url: str  # where owners open their bikes: {public_url}/my/
     settings: TrackerSettings = field(default_factory=TrackerSettings)
 
     @classmethod
@@ -46,7 +46,10 @@ class TrackerPolicy:
         )
 
     def bike_link(self, imei: str) -> str:
-        return f"{self.public_url}/my/bikes/{imei}"
+        """The owners' pages: the owner logs in and finds the bike there. A text message can be forwarded and a
+        link can be logged, so the address names no bike (`imei` is not put in it)."""
+        del imei
+        return f"{self.public_url}/my/"
 
 
 def attach_policy(engine: AsyncEngine, policy: TrackerPolicy, *, replace: bool = True) -> None:

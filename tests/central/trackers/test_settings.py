@@ -59,7 +59,7 @@ def test_the_policy_takes_the_roles_and_the_escalation_time() -> None:
     rules = RulesSettings(escalate_after=90, recipients=RoleRecipients(security=["g"], police=["p"], owners=["s"]))
     policy = TrackerPolicy.of(rules, public_url="https://alarm.example.com/")
     assert (policy.security, policy.police, policy.owners, policy.escalate_after_s) == (("g",), ("p",), ("s",), 90)
-    assert policy.bike_link("864717003664406") == "https://alarm.example.com/my/bikes/864717003664406"
+    assert policy.bike_link("864717003664406") == "https://alarm.example.com/my/"  # no bike in the address
 
 
 def tracker_alarm(alarm_class: str, **data: Any) -> Envelope:
