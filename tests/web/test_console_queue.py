@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
 from central.store.schema import audit_log
@@ -209,3 +209,25 @@ async def test_the_console_is_usable_from_the_keyboard(web_central: WebCentral, 
     await page.locator("button[data-action=acknowledge]").focus()
     await page.keyboard.press("Enter")
     await expect(page.locator("#summary")).to_have_attribute("data-state", "acknowledged")
+
+
+async def test_many_console_tabs_in_one_browser_share_one_stream(web_central: WebCentral, chromium: Browser) -> None:
+    """Browsers open six connections to a server at most: ten tabs of the console, each following the live stream
+    on its own, would leave none for the pages' own requests. Every tab follows through one shared stream."""
+    context = await chromium.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    try:
+        first = await context.new_page()
+        await log_in_staff(first, web_central.base_url, STAFF["operator"])
+        tabs = [first]
+        for _ in range(9):
+            tab = await context.new_page()
+            await tab.goto(f"{web_central.base_url}/console/")
+            tabs.append(tab)
+        for tab in tabs:
+            await expect(tab.locator("#live-state")).to_have_attribute("data-state", "open")
+        await web_central.alarm(zone="3")
+        for tab in tabs:
+            await expect(tab.locator(ROW)).to_have_count(1)
+        assert web_central.running.central.live.consoles == 1
+    finally:
+        await context.close()

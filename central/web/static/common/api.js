@@ -1,6 +1,8 @@
 // Calls to central's JSON API with the session's bearer token, and the server-sent-event stream read with fetch
 // (EventSource cannot send an Authorization header). Two kinds of session: "staff" (the console) and "owner".
 
+import { readEvents } from "./sse.js";
+
 const KEYS = { staff: "shaobing.staff", owner: "shaobing.owner" };
 const LOGIN_PAGES = { staff: "/console/login", owner: "/my/login" };
 
@@ -107,25 +109,7 @@ export async function follow(kind, path, { onEvent, onState = () => {}, signal }
       const response = await api(kind, path, { raw: true, signal });
       onState("open");
       pause = 500;
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value;
-        let end;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          let name = "message";
-          const data = [];
-          for (const line of block.split("\n")) {
-            if (line.startsWith("event:")) name = line.slice(6).trim();
-            else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-          }
-          if (data.length) onEvent(name, JSON.parse(data.join("\n")));
-        }
-      }
+      await readEvents(response, onEvent);
     } catch (error) {
       if (signal?.aborted) return;
       if (error instanceof ApiError && (error.status === 401 || error.status === 403)) return;

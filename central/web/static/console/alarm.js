@@ -2,7 +2,8 @@
 // live stream, so a second operator's action shows at once; an alarm someone else handles is taken over only on
 // purpose.
 
-import { ApiError, api, follow } from "../common/api.js";
+import { ApiError, api } from "../common/api.js";
+import { followLive } from "../common/live.js";
 import { addMessages, applyI18n, lang, onLangChange, t } from "../common/i18n.js";
 import { fmtAge, fmtDateTime, secondsSince } from "../common/time.js";
 import { ACTING_ROLES, element, showLive, startConsole } from "./shell.js";
@@ -319,4 +320,4 @@ onLangChange(() => {
 });
 setInterval(() => view && renderFacts(), 1000);
 await load();
-follow("staff", "/api/live/dispatches", { onEvent, onState: showLive });
+followLive("/api/live/dispatches", { onEvent, onState: showLive });

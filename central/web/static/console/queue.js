@@ -2,7 +2,8 @@
 // priority, then age; the age ticks; a raised alarm past its acknowledgement target turns red; a new alarm flashes
 // and sounds.
 
-import { api, follow } from "../common/api.js";
+import { api } from "../common/api.js";
+import { followLive } from "../common/live.js";
 import { addMessages, applyI18n, lang, onLangChange, t } from "../common/i18n.js";
 import { fmtAge, fmtDateTime, secondsSince } from "../common/time.js";
 import { element, showLive, startConsole } from "./shell.js";
@@ -189,7 +190,7 @@ async function main() {
     render();
   });
   setInterval(tick, 1000);
-  await follow("staff", "/api/live/dispatches", { onEvent, onState: showLive });
+  followLive("/api/live/dispatches", { onEvent, onState: showLive });
 }
 
 void session;
