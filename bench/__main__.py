@@ -3,7 +3,8 @@
 Run: .venv/bin/python -m bench [--quick] [--only FIGURE ...] [--pg URL]
 FIGURE is one of: latency (1), ingest (2), outbox (3), drain (4), rss (5), decode (6), trackers (7, 9), theft (8),
 watchlist (ID card reads and registrations checked against 1,000,000 listed people),
-doors (card-to-door decision at an OSDP reader, uplink up and down; decide() with 1,000,000 entries).
+doors (card-to-door decision at an OSDP reader, uplink up and down; decide() with 1,000,000 entries),
+console (an alarm to its row on 50 open console pages in headless Chromium; the pages' weight).
 The trackers and theft figures run 10,000 simulated trackers (about 5 minutes; --quick: 2,000).
 """
 
@@ -21,12 +22,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bench import alarm_latency, decode_rates, door_decision, drain, edge_rss, ingest, outbox, trackers, watchlist
+from bench import (
+    alarm_latency,
+    console_latency,
+    decode_rates,
+    door_decision,
+    drain,
+    edge_rss,
+    ingest,
+    outbox,
+    trackers,
+    watchlist,
+)
 from bench.common import Figure, at_least, quiet_logging, say, table
 from shaobing.broker import BrokerUser, MosquittoBroker
 
 INGEST_GOAL = 10_000.0
-FIGURES = ("latency", "ingest", "outbox", "drain", "rss", "decode", "trackers", "theft", "watchlist", "doors")
+FIGURES = ("latency", "ingest", "outbox", "drain", "rss", "decode", "trackers", "theft", "watchlist", "doors",
+           "console")
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,8 @@ async def run(chosen: list[str], sizes: Sizes, pg: str) -> list[Figure]:
                 figures += await trackers.run_theft(quick=sizes is QUICK)
             elif name == "doors":
                 figures += await door_decision.run(quick=sizes is QUICK)
+            elif name == "console":
+                figures += await console_latency.run(consoles=50, alarms=20 if sizes is QUICK else 40)
             elif name == "watchlist":
                 watchlist.LOG.setLevel(logging.ERROR)  # one warning per hit otherwise
                 figures += await watchlist.run(quick=sizes is QUICK, pg=pg)

@@ -46,6 +46,9 @@ from shaobing.envelope import DEFAULT_PRIORITY, Envelope, Kind
 from shaobing.mqtt import MqttLink, MqttSettings
 
 SITE = "bench-shop"
+GATEWAY = "bench-gw"  # a tracker gateway: the owner's bike reports through it
+BIKE_IMEI = "864717000000012"  # Luhn-valid
+API_TOKEN = secrets.token_urlsafe(24)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 GOAL_P99_MS = 500.0
@@ -79,7 +82,8 @@ class Weight:
 def console_section() -> dict[str, Any]:
     user = {key: OPERATOR[key] for key in ("login", "name", "role")}
     user["password_hash"] = hash_password(OPERATOR["password"], n=2**14, r=8, p=1)
-    return {"console": {"users": [user]}}
+    return {"console": {"users": [user]},
+            "api": {"tokens": [{"token": API_TOKEN, "name": "bench-operator", "role": "operator"}]}}
 
 
 async def log_in(base_url: str) -> dict[str, Any]:
@@ -89,6 +93,50 @@ async def log_in(base_url: str) -> dict[str, Any]:
         response.raise_for_status()
         session: dict[str, Any] = response.json()
         return session
+
+
+async def owner_with_bike(stack: Stack, base_url: str) -> dict[str, Any]:
+    """An owner signed up, a tracker provisioned and claimed, and an hour of its positions stored: the owner's
+    session, for the map page."""
+    phone, password, code = "13800138000", secrets.token_urlsafe(12), secrets.token_hex(4)
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        (await client.post("/api/owners", json={"phone": phone, "name": "bench owner", "password": password}))\
+            .raise_for_status()
+        session: dict[str, Any] = (await client.post("/api/owners/login",
+                                                     json={"phone": phone, "password": password})).json()
+        operator = {"Authorization": f"Bearer {API_TOKEN}"}
+        (await client.post("/api/trackers", json={"imei": BIKE_IMEI, "bind_code": code}, headers=operator))\
+            .raise_for_status()
+        owner = {"Authorization": f"Bearer {session['token']}"}
+        (await client.post("/api/my/bikes", json={"imei": BIKE_IMEI, "bind_code": code, "name": "bench bike"},
+                           headers=owner)).raise_for_status()
+        settings = MqttSettings(url=stack.broker.url, username=GATEWAY, password=stack.passwords[GATEWAY],
+                                client_id=GATEWAY)
+        now = time.time()
+        async with MqttLink(settings, log=LOG) as link:
+            await link.wait_connected(10)
+            for index in range(360):  # an hour, one fix every 10 s, riding north
+                fix_time = datetime.fromtimestamp(now - 3600 + 10 * index, UTC)
+                envelope = Envelope(site=GATEWAY, seq=index + 1, device=BIKE_IMEI, kind=Kind.POSITION, ts=fix_time,
+                                    rx=fix_time, priority=int(DEFAULT_PRIORITY[Kind.POSITION]),
+                                    data={"lat": 22.5431 + index * 0.0003, "lon": 114.0579, "valid": True,
+                                          "fix_time": fix_time.isoformat(), "satellites": 9, "speed_kmh": 12.0,
+                                          "source": "gps"})
+                await link.publish(topics.event(GATEWAY, Kind.POSITION), envelope.to_json())
+        for _ in range(100):
+            if await stack.stored(GATEWAY) >= 360:
+                break
+            await asyncio.sleep(0.1)
+    return session
+
+
+async def owner_context(browser: Browser, session: dict[str, Any]) -> BrowserContext:
+    """A phone, the owner logged in and the bike chosen on the list."""
+    context = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", is_mobile=True, has_touch=True,
+                                        viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    await context.add_init_script(f"localStorage.setItem('shaobing.owner', {json.dumps(json.dumps(session))});"
+                                  f"sessionStorage.setItem('shaobing.owner.bike', '{BIKE_IMEI}');")
+    return context
 
 
 async def staff_context(browser: Browser, session: dict[str, Any]) -> BrowserContext:
@@ -146,10 +194,9 @@ async def wait_all_seen(pages: list[Page], count: int, within: float) -> list[di
         await asyncio.sleep(0.5)
 
 
-async def page_weight(browser: Browser, session: dict[str, Any], url: str, name: str, ready: str) -> Weight:
-    """What the page loads, cold (a fresh context: nothing cached), until `ready` shows and a second more has passed
+async def page_weight(context: BrowserContext, url: str, name: str, ready: str) -> Weight:
+    """What the page loads, cold (`context` fresh: nothing cached), until `ready` shows and a second more has passed
     (the event stream never goes idle)."""
-    context = await staff_context(browser, session)
     page = await context.new_page()
     answers: list[Any] = []
 
@@ -158,7 +205,7 @@ async def page_weight(browser: Browser, session: dict[str, Any], url: str, name:
 
     page.on("response", answered)
     await page.goto(url)
-    await page.wait_for_selector(ready, timeout=30_000)
+    await page.wait_for_selector(ready, state="attached", timeout=30_000)
     await asyncio.sleep(1.0)
     sent = unpacked = 0
     counted = 0
@@ -185,14 +232,15 @@ def latency_figures(label: str, values: list[float], consoles: int) -> list[Figu
 async def run(*, consoles: int = 50, alarms: int = 40, gap: float = 0.5) -> list[Figure]:
     say(f"console: {alarms} alarms to {consoles} open queue pages in headless Chromium (bench/console_latency.py)")
     with tempfile.TemporaryDirectory(prefix="bench-console-") as scratch:
-        async with central_stack(Path(scratch), [SITE], sections=console_section()) as stack:
+        async with central_stack(Path(scratch), [SITE, GATEWAY], sections=console_section()) as stack:
             base_url = stack.central.config.http.base_url
             session = await log_in(base_url)
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
-                    weights = [await page_weight(browser, session, f"{base_url}/console/", "console queue",
-                                               "#live-state[data-state=open]")]
+                    staff = await staff_context(browser, session)
+                    weights = [await page_weight(staff, f"{base_url}/console/", "console queue",
+                                                 "#live-state[data-state=open]")]
                     pages = await open_consoles(browser, session, base_url, consoles)
                     say(f"  {consoles} consoles open; {stack.central.live.consoles} following the live feed")
                     await publish_alarms(stack, range(1, WARM_UP + 1), gap)
@@ -201,8 +249,12 @@ async def run(*, consoles: int = 50, alarms: int = 40, gap: float = 0.5) -> list
                     seen = await wait_all_seen(pages, WARM_UP + alarms, within=30 + alarms * gap)
                     seqs = {dispatch_id: seq for dispatch_id, seq in (await dispatch_seqs(stack)).items()
                             if seq > WARM_UP}
-                    weights.append(await page_weight(browser, session, f"{base_url}/console/alarm?id={min(seqs)}",
+                    staff = await staff_context(browser, session)
+                    weights.append(await page_weight(staff, f"{base_url}/console/alarm?id={min(seqs)}",
                                                      "console alarm page", "#summary[data-state]"))
+                    owner = await owner_with_bike(stack, base_url)
+                    weights.append(await page_weight(await owner_context(browser, owner), f"{base_url}/my/bike",
+                                                     "owner's map (an hour's track)", ".leaflet-interactive"))
                 finally:
                     await browser.close()
             from_publish: list[float] = []
