@@ -9,6 +9,7 @@ from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
 from central.store.schema import audit_log
+from shaobing.envelope import Kind
 from tests.e2e.conftest import eventually
 from tests.web.conftest import STAFF, OpenPage, WebCentral, log_in_staff, shot
 
@@ -231,3 +232,33 @@ async def test_many_console_tabs_in_one_browser_share_one_stream(web_central: We
         assert web_central.running.central.live.consoles == 1
     finally:
         await context.close()
+
+
+# A 1x1 PNG: what a camera's `motion` reading carries inline.
+PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU"
+         "5ErkJggg==")
+
+
+async def test_an_opened_alarm_shows_where_the_site_is_and_the_cameras_snapshot(
+    web_central: WebCentral, open_page: OpenPage
+) -> None:
+    await web_central.publish("shop-a", Kind.MOTION, {"camera": "cam-door", "score": 0.93, "snapshot": PIXEL},
+                              device="cam-door")
+    await web_central.alarm(zone="3")
+    dispatch_id = await open_dispatch_id(web_central)
+    supervisor_token = (await web_central.api.post("/api/staff/login", json={
+        "login": STAFF["supervisor"].login, "password": STAFF["supervisor"].password})).json()["token"]
+    profile = await web_central.api.patch("/api/sites/shop-a", headers={"Authorization": f"Bearer {supervisor_token}"},
+                                          json={"name": "华联超市", "area": "东城片区", "address": "东城区和平路 8 号",
+                                                "lat": 22.5431, "lon": 114.0579})
+    assert profile.status_code == 200, profile.text
+    page = await logged_in(open_page, web_central, "operator")
+    await page.goto(f"{web_central.base_url}/console/alarm?id={dispatch_id}")
+    await expect(page.locator("#alarm-title")).to_contain_text("华联超市")
+    await expect(page.locator("#site")).to_contain_text("东城片区")
+    await expect(page.locator("#map-card")).to_be_visible()
+    await expect(page.locator("#map .leaflet-interactive")).to_have_count(1)  # the site's marker, drawn by Leaflet
+    await expect(page.locator("#snapshot")).to_have_attribute("src", PIXEL)
+    await expect(page.locator("#snapshot-facts")).to_contain_text("cam-door")
+    await expect(page.locator("#around tr")).to_have_count(2)  # the motion and the alarm
+    await shot(page, "console-alarm-map-zh")

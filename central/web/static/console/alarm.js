@@ -63,7 +63,10 @@ let map = null;
 function facts(dispatch) {
   return t("alarm.facts", {
     priority: priorityName(dispatch.priority), zone: dispatch.zone ?? "—", partition: dispatch.partition ?? "—",
-    state: stateName(dispatch.state), age: fmtAge(secondsSince(dispatch.raised_at)),
+    state: stateName(dispatch.state),
+    // A resolved alarm stops ticking: its age is how long it took.
+    age: fmtAge(dispatch.resolved_at ? (Date.parse(dispatch.resolved_at) - Date.parse(dispatch.raised_at)) / 1000
+      : secondsSince(dispatch.raised_at)),
   });
 }
 
@@ -206,8 +209,16 @@ function renderSnapshot() {
   $("snapshot-facts").textContent = `${snapshot.camera} · ${fmtDateTime(snapshot.ts)}`;
 }
 
+// A reading's fields on one line: pictures left out (shown apart), long values cut.
+const PICTURES = new Set(["snapshot", "photo_wlt"]);
 function summary(data) {
-  return Object.entries(data).filter(([, v]) => v !== null && typeof v !== "object").map(([k, v]) => `${k}=${v}`).join(" ");
+  return Object.entries(data)
+    .filter(([key, value]) => value !== null && typeof value !== "object" && !PICTURES.has(key))
+    .map(([key, value]) => {
+      const text = String(value);
+      return `${key}=${text.length > 80 ? `${text.slice(0, 80)}…` : text}`;
+    })
+    .join(" ");
 }
 
 function renderAround() {
@@ -217,6 +228,10 @@ function renderAround() {
     if (reading.id === view.dispatch.reading_id) tr.className = "this-alarm";
     return tr;
   }));
+  if (!view.history.length) {
+    $("history").replaceChildren(element("li", { className: "muted", text: t("common.none") }));
+    return;
+  }
   $("history").replaceChildren(...view.history.map((dispatch) => element("li", {},
     element("a", { href: `/console/alarm?id=${dispatch.id}`, text: `${fmtDateTime(dispatch.raised_at)} ${alarmClass(dispatch.alarm_class)}` }),
     element("span", { className: "muted", text: ` · ${stateName(dispatch.state)}${dispatch.outcome ? ` · ${outcomeName(dispatch.outcome)}` : ""}` }))));
@@ -224,7 +239,8 @@ function renderAround() {
 
 function renderTrail(detail) {
   $("trail").replaceChildren(...detail.transitions.map((transition) => {
-    const extra = transition.detail?.guard || transition.detail?.step || transition.detail?.outcome || transition.detail?.reason || "";
+    const detail = transition.detail ?? {};
+    const extra = detail.guard || detail.step || (detail.outcome && outcomeName(detail.outcome)) || detail.reason || "";
     return element("li", { text: `${fmtDateTime(transition.at)} · ${actionName(transition.action)} · ${transition.actor}${extra ? ` · ${extra}` : ""}` });
   }));
 }
