@@ -37,6 +37,7 @@ from central.api import (
     routes_watchlist,
     routes_webhooks,
 )
+from central.api.audit_requests import AuditRequests
 from central.api.auth import TokenTable
 from central.api.context import ApiContext, CommandSender
 from central.api.owner_auth import OwnerAccounts, OwnersSettings
@@ -184,6 +185,7 @@ def create_app(
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
     app.include_router(routes_share.page_router)  # the address share links carry: /share/{token}
+    app.add_middleware(AuditRequests, engine=engine, clock=clock, logger=log.getChild("audit"))
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # not the event stream: Starlette leaves it alone
     app.add_middleware(pages.PageHeaders, policy=pages.content_security_policy(app.state.console))
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes,

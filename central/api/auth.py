@@ -101,6 +101,7 @@ async def current_principal(
             principal = await _owner_session(request, token)
     if principal is None:
         raise _unauthorized("the bearer token is not valid")
+    request.state.principal = principal  # for the audit of the request (central.api.audit_requests)
     return principal
 
 

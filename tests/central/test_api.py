@@ -12,14 +12,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from central.api.app import create_app
 from central.rules import AlarmRules
 from central.rules_settings import RoleRecipients, RulesSettings
 from central.store.readings import insert_readings
-from central.store.schema import seq_gaps, sites, tickets
+from central.store.schema import audit_log, seq_gaps, sites, tickets
 from shaobing.envelope import Envelope, Kind
 
 T0 = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
@@ -554,3 +554,25 @@ async def test_an_operator_closes_a_ticket_the_ingest_opened_and_only_that_kind(
     assert response.status_code == 200, response.text
     assert [ticket["trouble_class"] for ticket in response.json()] == ["ac_loss"]
     assert_detail(await client.post(f"/api/sites/shop-1/tickets/{reused['id']}/close", headers=ALICE), 404)
+
+
+# ---- the audit of every change ---------------------------------------------------------------------------------
+
+
+async def test_every_change_by_a_person_is_in_the_audit_log_and_refusals_are_not(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    sent = await client.post("/api/sites/shop-1/commands", headers=ALICE,
+                             json={"name": "arm", "args": {"partition": 1}})
+    assert sent.status_code == 202, sent.text
+    refused = await client.post("/api/sites/shop-1/commands", headers=VIEWER,
+                                json={"name": "arm", "args": {"partition": 1}})
+    assert refused.status_code == 403
+    invalid = await client.post("/api/sites/shop-1/commands", headers=ALICE, json={"name": "explode"})
+    assert invalid.status_code == 422
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(audit_log).order_by(audit_log.c.id))).all()
+    assert [(row.actor, row.role, row.action, row.target) for row in rows] == [
+        ("alice", "operator", "POST /api/sites/{site}/commands", "site:shop-1")]
+    assert rows[0].detail == {"status": 202, "site": "shop-1"}
+    assert rows[0].at == datetime(2026, 11, 24, 4, 1, tzinfo=UTC)
