@@ -10,16 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from central.api.auth import PERSONAL_DATA_ROLES, Actor, Reader
 from central.api.context import Context
-from central.api.routes_dispatches import DispatchId, visible_to_staff
+from central.api.routes_dispatches import DispatchId, act_on_dispatch, visible_to_staff
 from central.api.routes_readings import masked
 from central.api.schemas import RequestBody
 from central.console.audit_actions import audit_action
 from central.console.context import alarm_context
-from central.console.handling import HandledByOther, claim
+from central.console.handling import claim
 from central.console.plans import MarkStatus, mark_step
 from central.console.settings import STEP_KEY_PATTERN, ConsoleSettings
-from central.dispatch.repository import DispatchConflict, DispatchNotFound, get, in_transaction
-from central.dispatch.states import NotAllowed
+from central.dispatch.repository import DispatchNotFound, get
 
 router = APIRouter(tags=["console"])
 
@@ -87,14 +86,5 @@ async def mark_plan_step(
                            taken_over_from=handling.taken_over_from)
         return mark.to_json()
 
-    try:
-        result = await in_transaction(context.engine, act)
-    except DispatchNotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from None
-    except HandledByOther as exc:
-        raise HTTPException(409, detail=exc.detail()) from None
-    except (NotAllowed, DispatchConflict) as exc:
-        raise HTTPException(409, detail=exc.reason) from None
-    context.committed()
-    return result
+    return await act_on_dispatch(context, act)
 

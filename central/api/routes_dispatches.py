@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from central.api.auth import Actor, Reader
-from central.api.context import Context
+from central.api.context import ApiContext, Context
 from central.api.schemas import MAX_ID, SITE_PATTERN, ActionBody, DispatchDetail, DispatchOut
 from central.console.audit_actions import audit_action
 from central.console.handling import HandledByOther, claim
@@ -39,6 +40,26 @@ def visible_to_staff(dispatch: Dispatch | None) -> Dispatch | None:
 def _audit_detail(body: ActionBody) -> dict[str, Any]:
     fields = {"guard": body.guard, "outcome": body.outcome, "incident_class": body.incident_class, "note": body.note}
     return {key: str(value) for key, value in fields.items() if value is not None}
+
+
+T = TypeVar("T")
+
+
+async def act_on_dispatch(context: ApiContext, act: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run a staff member's action on a dispatch in a transaction, its refusals answered as HTTP errors (404 unknown,
+    409 not allowed now or handled by someone else, 422 a detail missing), and wake what follows a commit."""
+    try:
+        result = await in_transaction(context.engine, act)
+    except DispatchNotFound as exc:
+        raise HTTPException(404, detail=str(exc)) from None
+    except HandledByOther as exc:
+        raise HTTPException(409, detail=exc.detail()) from None
+    except MissingDetail as exc:
+        raise HTTPException(422, detail=exc.reason) from None
+    except (NotAllowed, DispatchConflict) as exc:
+        raise HTTPException(409, detail=exc.reason) from None
+    context.committed()
+    return result
 
 
 DispatchId = Annotated[int, Path(ge=1, le=MAX_ID, description="dispatch id")]
@@ -131,16 +152,6 @@ async def dispatch_action(
                            detail=_audit_detail(body), taken_over_from=handling.taken_over_from)
         return await _detail(connection, dispatch)
 
-    try:
-        detail = await in_transaction(context.engine, act)
-    except DispatchNotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from None
-    except HandledByOther as exc:
-        raise HTTPException(409, detail=exc.detail()) from None
-    except MissingDetail as exc:
-        raise HTTPException(422, detail=exc.reason) from None
-    except (NotAllowed, DispatchConflict) as exc:
-        raise HTTPException(409, detail=exc.reason) from None
-    context.committed()
+    detail = await act_on_dispatch(context, act)
     context.logger.info("dispatch %d: %s by %s", dispatch_id, body.action.value, principal.name)
     return detail
