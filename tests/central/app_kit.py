@@ -53,6 +53,19 @@ async def client_fixture(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+# One token for each staff role, for the tests of role checks.
+ROLE_TOKENS = {
+    "viewer-token-vic-00000001": ("vic", "viewer"),
+    "operator-token-olga-00002": ("olga", "operator"),
+    "supervisor-token-sam-0003": ("sam", "supervisor"),
+    "admin-token-ann-000000004": ("ann", "admin"),
+}
+VIEWER = {"Authorization": "Bearer viewer-token-vic-00000001"}
+OPERATOR = {"Authorization": "Bearer operator-token-olga-00002"}
+SUPERVISOR = {"Authorization": "Bearer supervisor-token-sam-0003"}
+ADMIN = {"Authorization": "Bearer admin-token-ann-000000004"}
+
+
 def assert_detail(response: httpx.Response, status: int) -> None:
     assert response.status_code == status, response.text
     assert "detail" in response.json()

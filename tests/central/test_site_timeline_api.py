@@ -21,20 +21,20 @@ from central.store.readings import insert_readings
 from central.store.schema import audit_log, dispatches, seq_gaps, sites, tickets
 from central.store.timeline import Key
 from shaobing.envelope import Envelope, Kind
-from tests.central.app_kit import Clock, RecordingSender, assert_detail
+from tests.central.app_kit import (
+    ADMIN,
+    OPERATOR,
+    ROLE_TOKENS,
+    SUPERVISOR,
+    VIEWER,
+    Clock,
+    RecordingSender,
+    assert_detail,
+)
 
 T0 = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
 SETTINGS = RulesSettings(recipients=RoleRecipients(security=["guards"], police=["police-110"]))
-TOKENS = {
-    "viewer-token-vic-00000001": ("vic", "viewer"),
-    "operator-token-olga-00002": ("olga", "operator"),
-    "supervisor-token-sam-0003": ("sam", "supervisor"),
-    "admin-token-ann-000000004": ("ann", "admin"),
-}
-VIEWER = {"Authorization": "Bearer viewer-token-vic-00000001"}
-OPERATOR = {"Authorization": "Bearer operator-token-olga-00002"}
-SUPERVISOR = {"Authorization": "Bearer supervisor-token-sam-0003"}
-ADMIN = {"Authorization": "Bearer admin-token-ann-000000004"}
+TOKENS = ROLE_TOKENS
 ID_NUMBER = "11010519491231002X"
 LOG = logging.getLogger("test.site_timeline")
 

@@ -107,18 +107,23 @@ class WebCentral:
         return await self.publish(site, Kind.ALARM, data)
 
 
-@pytest.fixture
-async def web_central(make_broker: MakeBroker, database_url: str) -> AsyncIterator[WebCentral]:
-    broker = make_broker()
-    http = f"127.0.0.1:{free_port()}"
-    config = CentralConfig.model_validate({
+def web_config(broker: MosquittoBroker, database_url: str, http: str, *, client_id: str) -> CentralConfig:
+    """Central for the pages' tests: an operator's API token (`OPERATOR_TOKEN`) and the console's users."""
+    return CentralConfig.model_validate({
         "mqtt": {"url": broker.url, "username": "_central-1", "password": broker.user("_central-1").password},
         "database": {"url": database_url},
         "http": {"listen": http},
         "api": {"tokens": [{"token": OPERATOR_TOKEN, "name": "operator-api", "role": "operator"}]},
-        "ingest": {"client_id": "central-web"},
+        "ingest": {"client_id": client_id},
         "console": console_settings(),
     })
+
+
+@pytest.fixture
+async def web_central(make_broker: MakeBroker, database_url: str) -> AsyncIterator[WebCentral]:
+    broker = make_broker()
+    http = f"127.0.0.1:{free_port()}"
+    config = web_config(broker, database_url, http, client_id="central-web")
     async with serving_central(config, database_url, http, name="web-central", api_timeout=10.0) as running:
         yield WebCentral(running, broker, f"http://{http}")
 

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from playwright.async_api import Page
 
-from central.config import CentralConfig
 from shaobing import topics
 from shaobing.broker import MosquittoBroker
 from shaobing.envelope import DEFAULT_PRIORITY, Envelope, Kind
@@ -24,7 +23,6 @@ from shaobing.net import free_port
 from tests.conftest import MakeBroker
 from tests.e2e.conftest import (
     GATEWAY,
-    OPERATOR_TOKEN,
     OWNER_PASSWORD,
     Owner,
     RunningCentral,
@@ -33,7 +31,7 @@ from tests.e2e.conftest import (
     serving_central,
     sign_up,
 )
-from tests.web.conftest import console_settings
+from tests.web.conftest import web_config
 
 LOG = logging.getLogger("test.web.owners")
 # Futian, Shenzhen.
@@ -113,14 +111,7 @@ class BikeWorld:
 async def bike_world(make_broker: Callable[..., MosquittoBroker], database_url: str) -> AsyncIterator[BikeWorld]:
     broker = bike_broker(make_broker)
     http = f"127.0.0.1:{free_port()}"
-    config = CentralConfig.model_validate({
-        "mqtt": {"url": broker.url, "username": "_central-1", "password": broker.user("_central-1").password},
-        "database": {"url": database_url},
-        "http": {"listen": http},
-        "api": {"tokens": [{"token": OPERATOR_TOKEN, "name": "operator-web", "role": "operator"}]},
-        "ingest": {"client_id": "central-web-owners"},
-        "console": console_settings(),
-    })
+    config = web_config(broker, database_url, http, client_id="central-web-owners")
     async with serving_central(config, database_url, http, name="web-owners-central", api_timeout=10.0) as central:
         yield BikeWorld(central, broker, f"http://{http}")
 
