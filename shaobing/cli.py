@@ -1,5 +1,5 @@
-"""The `shaobing` command: demo, edge, central, sim, decode and access-key. Each subcommand imports its part only when
-run."""
+"""The `shaobing` command: demo, edge, central (and central hash-password), sim, decode and access-key. Each subcommand
+imports its part only when run."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ sim_app = typer.Typer(no_args_is_help=True, help="Simulated devices speaking the
 app.add_typer(sim_app, name="sim")
 access_key_app = typer.Typer(no_args_is_help=True, help="The Ed25519 key pair that signs sites' allow-lists.")
 app.add_typer(access_key_app, name="access-key")
+central_app = typer.Typer(help="The central dispatcher, and the tools its configuration needs.")
+app.add_typer(central_app, name="central")
+# A console user's password: long enough to resist guessing through the log-in brake, short enough for the log-in form.
+MIN_PASSWORD, MAX_PASSWORD = 8, 256
 
 
 def _fail(message: str) -> None:
@@ -67,15 +71,21 @@ def edge(config: Annotated[Path, typer.Option("--config", "-c", help="the site's
         pass
 
 
-@app.command()
+@central_app.callback(invoke_without_command=True)
 def central(
-    config: Annotated[Path, typer.Option("--config", "-c", help="central's TOML file")],
+    context: typer.Context,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="central's TOML file")] = None,
     broker: Annotated[str | None, typer.Option(help="MQTT broker URL, e.g. mqtt://127.0.0.1:1883")] = None,
     db: Annotated[str | None, typer.Option(help="database URL: sqlite:///FILE or postgresql://...")] = None,
     http: Annotated[str | None, typer.Option(help="HOST:PORT of the HTTP API")] = None,
     api_token: Annotated[str | None, typer.Option(help="an admin bearer token for the API")] = None,
 ) -> None:
-    """Run the central dispatcher: ingest, rules, dispatches, webhooks, HTTP API."""
+    """Run the central dispatcher: ingest, rules, dispatches, webhooks, HTTP API (and the console's pages)."""
+    if context.invoked_subcommand is not None:
+        return
+    if config is None:
+        _fail("central needs --config FILE (or a subcommand: hash-password)")
+        return
     from central.config import load_central_config
     from central.service import run_central
 
@@ -86,6 +96,31 @@ def central(
         _fail(str(error))
     except KeyboardInterrupt:
         pass
+
+
+def _new_password() -> str:
+    """The password to hash: typed twice without echo at a terminal; one line of stdin otherwise (for scripts)."""
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            _fail("the two passwords differ")
+        return password
+    return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+
+
+@central_app.command("hash-password")
+def central_hash_password() -> None:
+    """Print the scrypt hash of a console user's password, for the user's password_hash in central's console
+    section: typed twice without echo, or one line of stdin when stdin is not a terminal."""
+    from central.api.owner_auth import OwnersSettings, hash_password
+
+    password = _new_password()
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        _fail(f"a console password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    costs = OwnersSettings()  # central's own scrypt costs: a log-in checks it as fast as an owner's
+    typer.echo(hash_password(password, n=costs.scrypt_n, r=costs.scrypt_r, p=costs.scrypt_p))
 
 
 @sim_app.command("panel")

@@ -31,6 +31,11 @@ from shaobing.demo.summary import Expectations
 # Short intervals so the demo shows a theft within seconds; trackers in the field report every 10-30 s.
 DEMO_TRACKERS = TrackerSettings(interval_s=2.0, heartbeat_s=30.0, steal_delay_s=2.0)
 GPX = "{http://www.topografix.com/GPX/1/1}"
+# The owners' accounts, fixed so a person can log in to the owners' pages (/my/) while the demo plays.
+OWNERS = {
+    "zhang": {"phone": "+8613800138000", "name": "张伟", "password": "zhangwei-bike-1"},
+    "li": {"phone": "+8613900139000", "name": "李娜", "password": "lina-bike-2"},
+}
 
 
 @dataclass
@@ -57,10 +62,7 @@ class BikeScene:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.owners = {
-            "zhang": {"phone": "+8613800138000", "name": "张伟", "password": secrets.token_urlsafe(12)},
-            "li": {"phone": "+8613900139000", "name": "李娜", "password": secrets.token_urlsafe(12)},
-        }
+        self.owners = {key: dict(owner) for key, owner in OWNERS.items()}
         self.bikes = [
             DemoBike(imei_at(DEFAULT_BASE, 0), "小蓝", "深圳A12345", secrets.token_hex(4), "zhang"),
             DemoBike(imei_at(DEFAULT_BASE, 1), "小白", "深圳A23456", secrets.token_hex(4), "zhang"),

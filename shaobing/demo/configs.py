@@ -97,6 +97,65 @@ check_every_s = {self.check_every_s}
 """
 
 
+@dataclass(frozen=True)
+class ConsoleUser:
+    login: str
+    name: str
+    role: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    key: str
+    text: str
+    text_en: str
+
+
+@dataclass(frozen=True)
+class PlanCall:
+    name: str
+    phone: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[PlanStep, ...]
+    calls: tuple[PlanCall, ...] = ()
+
+
+def _inline(fields: dict[str, str | None]) -> str:
+    return "{ " + ", ".join(f"{key} = {_q(value)}" for key, value in fields.items() if value is not None) + " }"
+
+
+@dataclass(frozen=True)
+class Console:
+    """Central's `[console]` for the demo: who logs in, and the action plans by alarm class."""
+
+    users: tuple[ConsoleUser, ...]
+    plans: dict[str, Plan]
+    ack_sla_s: dict[str, float] = field(default_factory=lambda: {"1": 30.0, "2": 60.0, "3": 90.0})
+
+    def toml(self) -> str:
+        sla = ", ".join(f"{_q(priority)} = {seconds}" for priority, seconds in self.ack_sla_s.items())
+        users = "".join(
+            f"\n[[console.users]]\nlogin = {_q(u.login)}\nname = {_q(u.name)}\nrole = {_q(u.role)}\n"
+            f"password_hash = {_q(u.password_hash)}\n" for u in self.users)
+        plans = "".join(
+            f"\n[console.plans.{_q(alarm_class)}]\nsteps = [\n"
+            + "".join(f"  {_inline({'key': s.key, 'text': s.text, 'text_en': s.text_en})},\n" for s in plan.steps)
+            + "]\ncalls = [\n"
+            + "".join(f"  {_inline({'name': c.name, 'phone': c.phone, 'note': c.note})},\n" for c in plan.calls)
+            + "]\n"
+            for alarm_class, plan in self.plans.items())
+        return f"""
+[console]
+ack_sla_s = {{ {sla} }}
+default_language = "zh-CN"   # no [console.tiles]: the maps show positions and tracks without tiles
+{users}{plans}"""
+
+
 def _access(public_key: str) -> str:
     return f"""
 [access]
@@ -162,7 +221,8 @@ retry_max = 2.0
 
 
 def central(workdir: Path, *, broker_url: str, password: str, http: str, tokens: dict[str, tuple[str, str]],
-            escalate_after: float, recipients: dict[str, tuple[str, str]], people: People | None = None) -> Path:
+            escalate_after: float, recipients: dict[str, tuple[str, str]], people: People | None = None,
+            console: Console | None = None) -> Path:
     """`tokens`: token -> (name, role); `recipients`: name -> (url, secret)."""
     path = workdir / "central.toml"
     token_tables = "".join(
@@ -201,5 +261,6 @@ owners = ["sms-gateway"]
 [webhooks]
 backoff_initial_s = 0.5
 backoff_max_s = 5.0
-{recipient_tables}{token_tables}{people.toml() if people else ""}""", encoding="utf-8")
+{recipient_tables}{token_tables}{people.toml() if people else ""}{console.toml() if console else ""}""",
+                    encoding="utf-8")
     return path

@@ -32,7 +32,16 @@ from firmware_sim.vcard.pcscd import READER as VPCD_READER
 from shaobing.access_list import private_key_text, public_key_text
 from shaobing.broker import BrokerUser, MosquittoBroker
 from shaobing.demo import configs
-from shaobing.demo.bikes import BikeScene
+from shaobing.demo.bikes import OWNERS, BikeScene
+from shaobing.demo.console import (
+    OPERATOR,
+    SUPERVISOR,
+    console_settings,
+    log_in,
+    password_hashes,
+    site_profile,
+    where_to_look,
+)
 from shaobing.demo.mine import MineScene
 from shaobing.demo.receiver import Delivery, WebhookReceiver
 from shaobing.demo.rental import DOOR as RENTAL_DOOR
@@ -129,6 +138,50 @@ class Demo:
             self.say(f"operator: {action.replace('_', ' ')} dispatch #{dispatch_id}"
                      + (f" ({', '.join(f'{k}={v}' for k, v in body.items())})" if body else ""))
 
+    async def _follow_plan(self, dispatch_id: int) -> bool:
+        """Mark every step of the dispatch's action plan, as the operator does on the alarm page; the keyholder's
+        call is left to the morning (not applicable now, with the reason)."""
+        plan = (await self.get(f"/api/dispatches/{dispatch_id}/context"))["plan"]
+        if plan is None:
+            return True
+        marked = True
+        for step in plan["steps"]:
+            body = ({"status": "skipped", "note": "店主明早到店再联系 (the keyholder is called in the morning)"}
+                    if step["key"] == "call-keyholder" else {"status": "done"})
+            response = await self.api.post(f"/api/dispatches/{dispatch_id}/plan/{step['key']}", json=body)
+            marked = marked and response.status_code == 200
+            self.say(f"operator: plan step \"{step['text']}\" ({step['text_en']}): "
+                     + (body["status"] if response.status_code == 200 else f"HTTP {response.status_code}"))
+        return marked
+
+    async def _site_profiles(self, expect: Expectations) -> None:
+        """The supervisor gives every site its patrol area, address and position, once central knows the site."""
+        supervisor = {"Authorization": f"Bearer {await log_in(self.api, SUPERVISOR)}"}
+
+        async def known(site: str) -> bool:
+            return (await self.api.get(f"/api/sites/{site}")).status_code == 200
+
+        profiled = []
+        for site in SITES:
+            if not await self.until(f"{site} known to central", lambda s=site: known(s), 30):  # type: ignore[misc]
+                continue
+            response = await self.api.patch(f"/api/sites/{site}", json=site_profile(site), headers=supervisor)
+            if response.status_code == 200:
+                profiled.append(site)
+            else:
+                self.say(f"!! profile of {site}: HTTP {response.status_code} {response.text}")
+        expect.check("every site's profile (patrol area, address, position) set by the supervisor",
+                     profiled == list(SITES))
+        self.say(f"supervisor {SUPERVISOR.name}: patrol areas, addresses and positions of {len(profiled)} sites "
+                 "set (PATCH /api/sites/{site}; the console's site pages and map show them)")
+
+    def where(self) -> list[str]:
+        return where_to_look(self.http, [(o["name"], o["phone"], o["password"]) for o in OWNERS.values()])
+
+    def tell_where(self) -> None:
+        for line in self.where():
+            print(line, flush=True)
+
     # --- the show ------------------------------------------------------------------------------------------------
     def on_delivery(self, receiver: WebhookReceiver, delivery: Delivery) -> None:
         dispatch = delivery.payload.get("dispatch", {})
@@ -163,6 +216,7 @@ class Demo:
         guards, police, sms = receivers
         started = time.monotonic()
         self.say(f"broker {broker.url} (password and ACL per site); work folder {self.workdir}")
+        console = console_settings(await asyncio.to_thread(password_hashes))
         central_toml = configs.central(
             self.workdir, broker_url=broker.url, password=self.passwords["_central-1"], http=self.http,
             tokens={self.operator_token: ("operator-demo", "operator"),
@@ -175,6 +229,7 @@ class Demo:
                                   access_list_key=private_key_text(self.list_key),
                                   underground_limits={MINE: UNDERGROUND_LIMIT},
                                   key_person_absent_s=KEY_PERSON_ABSENT_S, check_every_s=1.0),
+            console=console,
         )
         dc09_port = free_port()
         dc09_key = secrets.token_hex(16)
@@ -201,6 +256,10 @@ class Demo:
             return 1
         self.say(f"central API: http://{self.http}/api (OpenAPI: http://{self.http}/openapi.json); "
                  f"operator token: {self.operator_token}")
+        # The scripted operator works as 张伟 logged in to the console, so the console shows his name on what he does.
+        self.api.headers["Authorization"] = f"Bearer {await log_in(self.api, OPERATOR)}"
+        self.say(f"operator {OPERATOR.name} logged in to the console (POST /api/staff/login)")
+        self.tell_where()
 
         panel = ContactIdPanel(serial_line.master_fd)
         dialler = Dc09Dialler("127.0.0.1", dc09_port, DC09_ACCOUNT, receiver="1", prefix="0",
@@ -213,9 +272,11 @@ class Demo:
                 # would in a district.
                 await asyncio.gather(self._scenario(panel, dialler, expectations),
                                      bikes.play(expectations.scene("e-bikes")),
-                                     self._people_and_places(rental, mine, expectations))
+                                     self._people_and_places(rental, mine, expectations),
+                                     self._site_profiles(expectations.scene("monitoring centre")))
                 if duration is None:
                     self.say("scenario done; central and the trackers keep running — press Ctrl-C to stop")
+                    self.tell_where()
                     stop = asyncio.Event()
                     loop = asyncio.get_running_loop()
                     loop.add_signal_handler(signal.SIGINT, stop.set)
@@ -228,7 +289,8 @@ class Demo:
                 await bikes.check_at_end(expectations.scene("e-bikes"))
             finally:
                 await bikes.stop()
-            summary_ok = await print_summary(self.api, expectations, guards, police, self.say)
+            summary_ok = await print_summary(self.api, expectations, guards, police, self.say,
+                                             where=self.where())
         return 0 if summary_ok else 1
 
     async def _people_sites(self, broker: MosquittoBroker, guards: WebhookReceiver,
@@ -305,6 +367,11 @@ class Demo:
             await asyncio.sleep(1.0)
             await self.act(panic["id"], "on_scene")
             await asyncio.sleep(1.0)
+            early = await self.api.post(f"/api/dispatches/{panic['id']}/actions",
+                                        json={"action": "resolve", "outcome": "real", "incident_class": "criminal"})
+            expect.check("the panic cannot be resolved before its action plan is complete (409)",
+                         early.status_code == 409 and "action plan" in early.text)
+            expect.check("every step of the panic's action plan marked", await self._follow_plan(panic["id"]))
             await self.act(panic["id"], "resolve", outcome="real", incident_class="criminal",
                            note="robbery attempt; suspect fled, police on site")
 

@@ -37,7 +37,7 @@ def _seconds(value: float | None) -> str:
 
 
 async def print_summary(api: httpx.AsyncClient, expect: Expectations, guards: WebhookReceiver,
-                        police: WebhookReceiver, say: Callable[[str], None]) -> bool:
+                        police: WebhookReceiver, say: Callable[[str], None], where: list[str] | None = None) -> bool:
     listing = await api.get("/api/dispatches")
     listing.raise_for_status()
     details: list[dict[str, Any]] = []
@@ -78,5 +78,7 @@ async def print_summary(api: httpx.AsyncClient, expect: Expectations, guards: We
         console.print(title)
         for what, ok in results:
             console.print(f"  {'[green]ok[/green]' if ok else '[red]FAILED[/red]'}  {what}")
+    for line in where or []:
+        console.print(line, markup=False, highlight=False)
     say("demo " + ("passed: every step happened as expected" if expect.all_ok else "FAILED: see the lines above"))
     return expect.all_ok
