@@ -107,7 +107,13 @@ def _new_password() -> str:
         if getpass.getpass("again: ") != password:
             _fail("the two passwords differ")
         return password
-    return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    try:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        password.encode("utf-8")  # undecodable bytes arrive as lone surrogates: no log-in form could send them
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        _fail("the password is not UTF-8 text")
+        return ""
+    return password
 
 
 @central_app.command("hash-password")

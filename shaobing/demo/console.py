@@ -8,6 +8,7 @@ central listens on 127.0.0.1 unless told otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -102,6 +103,26 @@ async def log_in(api: httpx.AsyncClient, who: DemoLogin) -> str:
     response.raise_for_status()
     token: str = response.json()["token"]
     return token
+
+
+async def follow_plan(api: httpx.AsyncClient, dispatch_id: int, say: Callable[[str], None]) -> bool:
+    """Mark every step of the dispatch's action plan, as the operator does on the alarm page (`api` logged in as the
+    operator): the keyholder's call waits for the morning (not applicable now, with the reason). True when every
+    step was marked (or there is no plan)."""
+    context = await api.get(f"/api/dispatches/{dispatch_id}/context")
+    context.raise_for_status()
+    plan = context.json()["plan"]
+    if plan is None:
+        return True
+    marked = True
+    for step in plan["steps"]:
+        body = ({"status": "skipped", "note": "店主明早到店再联系 (the keyholder is called in the morning)"}
+                if step["key"] == "call-keyholder" else {"status": "done"})
+        response = await api.post(f"/api/dispatches/{dispatch_id}/plan/{step['key']}", json=body)
+        marked = marked and response.status_code == 200
+        say(f"operator: plan step \"{step['text']}\" ({step['text_en']}): "
+            + (body["status"] if response.status_code == 200 else f"HTTP {response.status_code} {response.text}"))
+    return marked
 
 
 def where_to_look(http: str, owners: list[tuple[str, str, str]]) -> list[str]:

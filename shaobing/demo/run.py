@@ -37,6 +37,7 @@ from shaobing.demo.console import (
     OPERATOR,
     SUPERVISOR,
     console_settings,
+    follow_plan,
     log_in,
     password_hashes,
     site_profile,
@@ -137,22 +138,6 @@ class Demo:
         else:
             self.say(f"operator: {action.replace('_', ' ')} dispatch #{dispatch_id}"
                      + (f" ({', '.join(f'{k}={v}' for k, v in body.items())})" if body else ""))
-
-    async def _follow_plan(self, dispatch_id: int) -> bool:
-        """Mark every step of the dispatch's action plan, as the operator does on the alarm page; the keyholder's
-        call is left to the morning (not applicable now, with the reason)."""
-        plan = (await self.get(f"/api/dispatches/{dispatch_id}/context"))["plan"]
-        if plan is None:
-            return True
-        marked = True
-        for step in plan["steps"]:
-            body = ({"status": "skipped", "note": "店主明早到店再联系 (the keyholder is called in the morning)"}
-                    if step["key"] == "call-keyholder" else {"status": "done"})
-            response = await self.api.post(f"/api/dispatches/{dispatch_id}/plan/{step['key']}", json=body)
-            marked = marked and response.status_code == 200
-            self.say(f"operator: plan step \"{step['text']}\" ({step['text_en']}): "
-                     + (body["status"] if response.status_code == 200 else f"HTTP {response.status_code}"))
-        return marked
 
     async def _site_profiles(self, expect: Expectations) -> None:
         """The supervisor gives every site its patrol area, address and position, once central knows the site."""
@@ -371,7 +356,8 @@ class Demo:
                                         json={"action": "resolve", "outcome": "real", "incident_class": "criminal"})
             expect.check("the panic cannot be resolved before its action plan is complete (409)",
                          early.status_code == 409 and "action plan" in early.text)
-            expect.check("every step of the panic's action plan marked", await self._follow_plan(panic["id"]))
+            expect.check("every step of the panic's action plan marked",
+                         await follow_plan(self.api, panic["id"], self.say))
             await self.act(panic["id"], "resolve", outcome="real", incident_class="criminal",
                            note="robbery attempt; suspect fled, police on site")
 
