@@ -100,7 +100,8 @@ async def test_an_armed_bike_ridden_away_shows_the_theft_and_its_confirmation_re
         "confirmed",
     )
     assert "police-110" in dispatch["recipients"]
-    shared = (await client.get(confirmed.json()["link"]["url"].removeprefix("https://alarm.example.com"))).json()
+    link = confirmed.json()["link"]["url"]  # the page's address; its data answers under /api/share/
+    shared = (await client.get(link.replace("https://alarm.example.com/share/", "/api/share/"))).json()
     assert shared["theft_state"] == "confirmed"
     assert shared["position"]["fix_time"] == "2026-11-24T04:01:20Z"
     assert len(shared["track"]) == 8  # the hour up to the newest fix: parked, then ridden away
