@@ -93,9 +93,12 @@ function renderFacts() {
 function renderActions(dispatch) {
   const bar = $("actions");
   bar.querySelectorAll("button").forEach((b) => b.remove());
-  $("guard-form").hidden = true;
-  $("resolve-form").hidden = true;
-  if (!acting || dispatch.state === "resolved") return;
+  // A form being filled in stays open when someone else's change reloads the page, unless its step is gone.
+  if (!acting || !["raised", "acknowledged"].includes(dispatch.state)) $("guard-form").hidden = true;
+  if (!acting || dispatch.state === "resolved") {
+    $("resolve-form").hidden = true;
+    return;
+  }
   const add = (action, handler, style = "") => {
     const button = element("button", { type: "button", className: style, text: actionName(action) });
     button.dataset.action = action;
@@ -294,6 +297,8 @@ async function send(path, body) {
   try {
     await api("staff", path, { method: "POST", body });
     $("alarm-notice").hidden = true;
+    if (body.action === "assign_guard") $("guard-form").hidden = true;
+    if (body.action === "resolve") $("resolve-form").hidden = true;
     await load();
   } catch (error) {
     explain(error, () => send(path, { ...body, take_over: true }));
