@@ -28,11 +28,8 @@ from shaobing.broker import MosquittoBroker
 from shaobing.envelope import DEFAULT_PRIORITY, Envelope, Kind
 from shaobing.mqtt import MqttLink, MqttSettings
 from shaobing.net import free_port
-from tests.central.conftest import database_url
 from tests.conftest import BROKER_PASSWORDS, MakeBroker
 from tests.e2e.conftest import OPERATOR_TOKEN, RunningCentral, serving_central
-
-__all__ = ["database_url"]
 
 CHROMIUM = os.environ.get("SHAOBING_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -105,6 +102,13 @@ class WebCentral:
         if armed:
             data["site_armed"] = True
         return await self.publish(site, Kind.ALARM, data)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """The pages run on SQLite only: what they show comes from the API, whose tests run on both stores (the live feed
+    and every route the pages call included); a second store would double the browser time and test nothing new."""
+    return f"sqlite:///{tmp_path / 'central.db'}"
 
 
 def web_config(broker: MosquittoBroker, database_url: str, http: str, *, client_id: str) -> CentralConfig:
