@@ -12,7 +12,7 @@ from central.api.auth import PERSONAL_DATA_ROLES, Actor, Reader
 from central.api.context import Context
 from central.api.routes_dispatches import DispatchId, act_on_dispatch, visible_to_staff
 from central.api.routes_readings import masked
-from central.api.schemas import RequestBody
+from central.api.schemas import NO_NUL_PATTERN, RequestBody
 from central.console.audit_actions import audit_action
 from central.console.context import alarm_context
 from central.console.handling import claim
@@ -25,7 +25,7 @@ router = APIRouter(tags=["console"])
 
 class PlanMarkBody(RequestBody):
     status: MarkStatus
-    note: str | None = Field(default=None, max_length=1000)
+    note: str | None = Field(default=None, max_length=1000, pattern=NO_NUL_PATTERN)
     take_over: bool = False
 
 

@@ -41,7 +41,7 @@ class StaffAccounts:
 
 
 class StaffLogin(RequestBody):
-    login: str = Field(min_length=1, max_length=64)
+    login: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")  # recorded when it fails
     password: str = Field(min_length=1, max_length=256)
 
 

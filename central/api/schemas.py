@@ -13,6 +13,8 @@ from central.store.owners import normalize_phone
 SITE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 CMD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_ID = 2**63 - 1
+# Free text staff type (notes, a guard's name): no NUL, which PostgreSQL cannot store in text or JSON.
+NO_NUL_PATTERN = r"^[^\x00]*$"
 
 
 class Out(BaseModel):
@@ -27,10 +29,10 @@ class RequestBody(BaseModel):
 
 class ActionBody(RequestBody):
     action: Action
-    guard: str | None = Field(default=None, min_length=1, max_length=128)
+    guard: str | None = Field(default=None, min_length=1, max_length=128, pattern=NO_NUL_PATTERN)
     outcome: Outcome | None = None
     incident_class: IncidentClass | None = None
-    note: str | None = Field(default=None, max_length=1000)
+    note: str | None = Field(default=None, max_length=1000, pattern=NO_NUL_PATTERN)
     take_over: bool = Field(default=False, description="act on a dispatch another staff member is handling, taking "
                             "it over (recorded in the audit log)")
 
