@@ -127,8 +127,14 @@ class LiveFeed:
         """Read the changes committed since the last look and hand them to every subscriber; how many."""
         async with self._engine.connect() as connection:
             if self._cursor is None:
-                latest = (await connection.execute(select(func.max(dispatch_transitions.c.id)))).scalar()
-                self._cursor = int(latest or 0)
+                latest = int((await connection.execute(select(func.max(dispatch_transitions.c.id)))).scalar() or 0)
+                # What is already there counts as sent: the re-read margin must not replay history to the consoles.
+                for transition_id in (await connection.execute(
+                        select(dispatch_transitions.c.id).where(dispatch_transitions.c.id > latest - REREAD_MARGIN,
+                                                                dispatch_transitions.c.id <= latest)
+                        .order_by(dispatch_transitions.c.id))).scalars():
+                    self._remember(int(transition_id))
+                self._cursor = latest
                 return 0
             rows = (await connection.execute(
                 select(dispatch_transitions.c.id.label("transition_id"), dispatch_transitions.c.action,
