@@ -73,6 +73,9 @@ async def staff_login(body: StaffLogin, context: Context, request: Request) -> S
     left = accounts.failures.attempt(login, now=context.clock.monotonic())
     if left > 0:
         seconds = int(left) + 1
+        async with context.engine.begin() as connection:  # guessing on during a lockout shows in the audit log too
+            await record(connection, at=context.clock.now(), actor=login[:64], role="unknown", action="login_failed",
+                         detail={"reason": "locked"})
         raise HTTPException(429, detail=f"too many failed attempts for this login: try again in {seconds} s",
                             headers={"Retry-After": str(seconds)})
     user = accounts.settings.user(login)

@@ -134,7 +134,9 @@ async def test_a_wrong_password_and_an_unknown_login_answer_alike(client: httpx.
     assert wrong.json() == unknown.json() == {"detail": WRONG_LOGIN}
 
 
-async def test_failures_lock_the_login_until_the_lockout_ends(client: httpx.AsyncClient, clock: Clock) -> None:
+async def test_failures_lock_the_login_until_the_lockout_ends(
+    client: httpx.AsyncClient, clock: Clock, engine: AsyncEngine
+) -> None:
     for _ in range(MAX_FAILURES):
         failed = await client.post("/api/staff/login", json={"login": "op2", "password": "guess"})
         assert failed.status_code == 401
@@ -148,6 +150,14 @@ async def test_failures_lock_the_login_until_the_lockout_ends(client: httpx.Asyn
     clock.advance(seconds=LOCKOUT_S + 1)
     assert (await client.post("/api/staff/login", json={"login": "op2", "password": "op2-password"})).status_code \
         == 200
+    attempts = [(row.action, row.actor, row.detail) for row in await audit_rows(engine, "login", "login_failed")]
+    assert attempts == [
+        *[("login_failed", "op2", {})] * MAX_FAILURES,
+        ("login_failed", "op2", {"reason": "locked"}),
+        ("login", OP1, {}),
+        ("login_failed", "op2", {"reason": "locked"}),
+        ("login", OP2, {}),
+    ]
 
 
 async def test_logout_ends_the_session(client: httpx.AsyncClient, engine: AsyncEngine) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -266,6 +267,7 @@ async def test_the_stream_opens_with_the_queue_then_follows_each_change(engine: 
             # Highest priority first, then oldest; no watch-list hit, nothing resolved.
             assert [d["id"] for d in snapshot["dispatches"]] == [panic.id, old_burglary.id, burglary.id]
             assert hidden.id not in {d["id"] for d in snapshot["dispatches"]}
+            assert datetime.fromisoformat(snapshot["now"]) == at(10)  # the console ticks ages from central's clock
 
             acted = await http.post(f"/api/dispatches/{burglary.id}/actions", headers=op1,
                                     json={"action": "acknowledge"})
