@@ -4,13 +4,18 @@ and `app`), and the check of an error response."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
+
+from shaobing.net import bound_socket
 
 
 class Clock:
@@ -69,3 +74,22 @@ ADMIN = {"Authorization": "Bearer admin-token-ann-000000004"}
 def assert_detail(response: httpx.Response, status: int) -> None:
     assert response.status_code == status, response.text
     assert "detail" in response.json()
+
+
+@contextlib.asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """The app behind uvicorn on a free local port, as central's service runs it (a stream is sent as it is made)."""
+    sock = bound_socket()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
+                                           timeout_graceful_shutdown=5))
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
+    try:
+        async with asyncio.timeout(30):
+            while not server.started:
+                await asyncio.sleep(0.01)
+        host, port = sock.getsockname()[:2]
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

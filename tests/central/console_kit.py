@@ -4,15 +4,11 @@ commit, as central's service wires it."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,7 +24,6 @@ from central.rules_settings import RoleRecipients, RulesSettings
 from central.store.readings import insert_readings
 from central.store.schema import sites
 from shaobing.envelope import Envelope, Kind
-from shaobing.net import bound_socket
 from tests.central.app_kit import Clock
 
 T0 = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
@@ -129,20 +124,3 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-@contextlib.asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    """The app behind uvicorn on a free local port, as central's service runs it (a stream is sent as it is made)."""
-    sock = bound_socket()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                                                timeout_graceful_shutdown=5))
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
-    try:
-        async with asyncio.timeout(30):
-            while not server.started:
-                await asyncio.sleep(0.01)
-        host, port = sock.getsockname()[:2]
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()

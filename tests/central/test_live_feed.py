@@ -20,8 +20,8 @@ from central.dispatch.repository import apply_action, get
 from central.dispatch.states import Action, ActionRequest
 from central.people.hits import STAFF_HIDDEN_CLASSES
 from central.store.schema import dispatch_transitions
-from tests.central.app_kit import Clock
-from tests.central.console_kit import USERS, Seeder, at, build_app, log_in, served
+from tests.central.app_kit import Clock, served
+from tests.central.console_kit import USERS, Seeder, at, build_app, log_in
 
 OP1 = USERS["op1"][0]
 

@@ -3,23 +3,18 @@ apart; paging; the time window; and the GPX, KML and CSV downloads read back wit
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import csv
 import io
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from central.exports.track import TrackQuery, iter_points
-from shaobing.net import bound_socket
 from tests.central.api_owners.conftest import (
     OPERATOR,
     T0,
@@ -29,6 +24,7 @@ from tests.central.api_owners.conftest import (
     claimed,
     owner_session,
 )
+from tests.central.app_kit import served
 
 GPX = "{http://www.topografix.com/GPX/1/1}"
 TPX = "{http://www.garmin.com/xmlschemas/TrackPointExtension/v2}"
@@ -292,24 +288,6 @@ async def test_hostile_names_do_not_break_the_files_or_their_names(
         disposition = response.headers["content-disposition"]
         assert disposition.startswith('attachment; filename="track-x-2026')
         assert "/" not in disposition.split(";")[1] and "\\" not in disposition
-
-
-@contextlib.asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    """The app behind uvicorn on a free local port, as central's service runs it."""
-    sock = bound_socket()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
-    try:
-        async with asyncio.timeout(30):
-            while not server.started:
-                await asyncio.sleep(0.01)
-        host, port = sock.getsockname()[:2]
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 async def test_a_large_track_streams_in_parts_and_arrives_whole(
