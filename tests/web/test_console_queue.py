@@ -111,8 +111,9 @@ async def test_an_operator_takes_an_alarm_to_resolved_and_a_second_operator_foll
     await expect(first.locator("#action-error")).to_contain_text("预案尚未完成")
     await first.click("#plan li[data-step=call-keyholder] button[data-mark=done]")
     await expect(second.locator("#plan li[data-step=call-keyholder]")).to_have_attribute("data-status", "done")
-    first.once("dialog", lambda dialog: dialog.accept("夜间无人值守，无摄像头"))
     await first.click("#plan li[data-step=check-camera] button[data-mark=skipped]")
+    await first.keyboard.type("夜间无人值守，无摄像头")  # the reason's field has the focus
+    await first.keyboard.press("Enter")
     await expect(first.locator("#plan li[data-step=check-camera]")).to_have_attribute("data-status", "skipped")
     await first.click("button[data-action=resolve]")
     await first.select_option("#outcome", "false")

@@ -128,6 +128,9 @@ function renderPlan() {
     return;
   }
   const open = view.dispatch.state !== "resolved" && acting;
+  // A reason being typed survives a reload caused by someone else's change.
+  const typing = new Map([...list.querySelectorAll("li[data-step] form input")].map((input) => [
+    input.closest("li").dataset.step, { value: input.value, focused: document.activeElement === input }]));
   list.replaceChildren(...plan.steps.map((step) => {
     const text = lang() === "en" && step.text_en ? step.text_en : step.text;
     const item = element("li", {}, element("span", { text }));
@@ -144,14 +147,35 @@ function renderPlan() {
       done.addEventListener("click", () => mark(step.key, { status: "done" }));
       const skip = element("button", { type: "button", className: "link", text: t("alarm.step_skip") });
       skip.dataset.mark = "skipped";
+      // Not applicable needs a reason: asked for in a small form under the step, not in a browser dialog.
       skip.addEventListener("click", () => {
-        const note = prompt(t("alarm.skip_reason"));
-        if (note) mark(step.key, { status: "skipped", note });
+        if (item.querySelector("form")) return;
+        const reason = element("input", { name: "reason", maxLength: 1000, required: true });
+        reason.setAttribute("aria-label", t("alarm.skip_reason"));
+        reason.placeholder = t("alarm.skip_reason");
+        const form = element("form", { className: "inline-form skip-form" }, reason,
+          element("button", { type: "submit", className: "primary", text: t("alarm.step_skip") }));
+        form.addEventListener("submit", (event) => {
+          event.preventDefault();
+          const note = reason.value.trim();
+          if (note) mark(step.key, { status: "skipped", note });
+        });
+        item.append(form);
+        reason.focus();
       });
       item.append(" ", done, " ", skip);
+      const typed = typing.get(step.key);
+      if (typed) {
+        skip.click();
+        const input = item.querySelector("form input");
+        input.value = typed.value;
+      }
     }
     return item;
   }));
+  for (const [key, typed] of typing) {
+    if (typed.focused) list.querySelector(`li[data-step="${key}"] form input`)?.focus();
+  }
   $("calls").replaceChildren(...plan.calls.map((call) => element("li", {},
     element("span", { text: `${call.name} ` }), element("a", { href: `tel:${call.phone}`, text: call.phone }),
     call.note ? element("span", { className: "muted", text: ` · ${call.note}` }) : "")));

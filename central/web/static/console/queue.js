@@ -15,7 +15,7 @@ addMessages({
     "queue.site": "站点", "queue.zone": "防区 / 分区", "queue.state": "状态", "queue.handler": "处理人",
     "queue.repeats": "次数", "queue.empty": "没有待处理的警情", "queue.count": "{n} 条未处置",
     "queue.help": "按级别、再按等待时间排序；红色表示超过接警时限。回车打开警情。",
-    "queue.sound.on": "声音：开", "queue.sound.off": "声音：关", "queue.escalated": "已转110",
+    "queue.sound.on": "声音：开", "queue.sound.off": "声音：关", "queue.sound.blocked": "点击此处以启用报警声音", "queue.escalated": "已转110",
     "queue.breach": "超时", "queue.open": "打开警情 {id}",
   },
   en: {
@@ -23,7 +23,7 @@ addMessages({
     "queue.site": "Site", "queue.zone": "Zone / partition", "queue.state": "State", "queue.handler": "Handler",
     "queue.repeats": "Count", "queue.empty": "No open alarms", "queue.count": "{n} open",
     "queue.help": "By priority, then by waiting time; red: past the acknowledgement target. Enter opens an alarm.",
-    "queue.sound.on": "Sound: on", "queue.sound.off": "Sound: off", "queue.escalated": "110",
+    "queue.sound.on": "Sound: on", "queue.sound.off": "Sound: off", "queue.sound.blocked": "Click here to allow the alarm sound", "queue.escalated": "110",
     "queue.breach": "late", "queue.open": "Open alarm {id}",
   },
 });
@@ -129,18 +129,35 @@ function beep() {
     oscillator.stop(audio.currentTime + 0.6);
     // A running AudioContext keeps an audio thread busy: let it rest between alarms.
     oscillator.addEventListener("ended", () => audio.suspend());
-    if (audio.state === "suspended") audio.resume();
+    if (audio.state === "suspended") {
+      audio.resume().then(soundLabel);
+      // The browser plays sound only after a click on the page: say so until the operator clicks.
+      setTimeout(soundLabel, 300);
+    }
   } catch {
     /* no audio device: the flash and the title still say it */
   }
 }
 
+function soundBlocked() {
+  return soundOn && audio !== null && audio.state === "suspended" && !navigator.userActivation?.hasBeenActive;
+}
+
 function soundLabel() {
-  soundButton.textContent = t(soundOn ? "queue.sound.on" : "queue.sound.off");
+  const blocked = soundBlocked();
+  soundButton.textContent = t(blocked ? "queue.sound.blocked" : soundOn ? "queue.sound.on" : "queue.sound.off");
+  soundButton.classList.toggle("danger", blocked);
   soundButton.setAttribute("aria-pressed", String(soundOn));
 }
 
+// Any click lets the page play sound from then on.
+document.addEventListener("click", () => setTimeout(soundLabel, 0), { once: true });
+
 soundButton.addEventListener("click", () => {
+  if (soundBlocked()) {
+    soundLabel();
+    return;
+  }
   soundOn = !soundOn;
   localStorage.setItem("shaobing.sound", soundOn ? "on" : "off");
   if (soundOn && audio?.state === "suspended") audio.resume();
