@@ -26,6 +26,7 @@ router = APIRouter(tags=["console"])
 
 HEARTBEAT_S = 15.0
 SNAPSHOT_LIMIT = 1000
+READY_WITHIN_S = 30.0
 
 
 def _event(name: str, data: Any) -> bytes:
@@ -40,6 +41,8 @@ async def live_dispatches(_principal: Reader, context: Context, request: Request
 
     async def stream() -> AsyncIterator[bytes]:
         try:
+            async with asyncio.timeout(READY_WITHIN_S):
+                await feed.ready.wait()  # the feed's cursor first, then the snapshot: nothing falls in between
             async with context.engine.connect() as connection:
                 queue = await list_dispatches(connection, open_only=True, limit=SNAPSHOT_LIMIT,
                                               hidden_classes=STAFF_HIDDEN_CLASSES)

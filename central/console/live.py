@@ -82,6 +82,9 @@ class LiveFeed:
         self._sent_set: set[int] = set()
         self.delivered = 0
         self._task: asyncio.Task[None] | None = None
+        # Set once the cursor stands: a console reads its snapshot after this, so a change committed in between is
+        # sent to it rather than counted as history.
+        self.ready = asyncio.Event()
 
     async def close(self) -> None:
         task, self._task = self._task, None
@@ -135,6 +138,7 @@ class LiveFeed:
                         .order_by(dispatch_transitions.c.id))).scalars():
                     self._remember(int(transition_id))
                 self._cursor = latest
+                self.ready.set()
                 return 0
             rows = (await connection.execute(
                 select(dispatch_transitions.c.id.label("transition_id"), dispatch_transitions.c.action,
