@@ -15,7 +15,8 @@ from central.console.plans import marks_of
 from central.console.settings import ConsoleSettings
 from central.dispatch.repository import Dispatch, list_dispatches
 from central.people.hits import STAFF_HIDDEN_CLASSES
-from central.store.schema import readings, sites, trackers
+from central.store.schema import readings, trackers
+from central.store.sites import Site, get_site
 from shaobing.clock import format_ts
 
 AROUND = timedelta(minutes=10)  # readings this long before and after the alarm
@@ -24,7 +25,6 @@ HISTORY_LIMIT = 10
 SNAPSHOT_WINDOW = timedelta(minutes=5)
 # A snapshot is shown only as an inline JPEG or PNG: a URL could reach anywhere, and the CSP allows data: images.
 _SNAPSHOT = re.compile(r"^data:image/(?:jpeg|png);base64,[A-Za-z0-9+/=]{16,2000000}$")
-_IMEI = re.compile(r"^[0-9]{15}$")
 
 
 def _reading_json(row: Any, mask: Any) -> dict[str, Any]:
@@ -53,19 +53,18 @@ async def _snapshot(connection: AsyncConnection, dispatch: Dispatch) -> dict[str
     return None
 
 
-async def _site(connection: AsyncConnection, site_id: str) -> dict[str, Any] | None:
-    row = (await connection.execute(select(sites).where(sites.c.id == site_id))).first()
-    if row is None:
+def _site_json(site: Site | None) -> dict[str, Any] | None:
+    if site is None:
         return None
-    return {"id": row.id, "name": row.name, "kind": row.kind, "online": row.online, "armed": row.armed,
-            "area": row.area, "address": row.address, "lat": row.lat, "lon": row.lon,
-            "last_reading_at": None if row.last_reading_at is None else format_ts(row.last_reading_at)}
+    return {"id": site.id, "name": site.name, "kind": site.kind, "online": site.online, "armed": site.armed,
+            "area": site.area, "address": site.address, "lat": site.lat, "lon": site.lon,
+            "last_reading_at": None if site.last_reading_at is None else format_ts(site.last_reading_at)}
 
 
 async def _position(connection: AsyncConnection, dispatch: Dispatch, site: dict[str, Any] | None,
                     ) -> dict[str, Any] | None:
     """A tracker's alarm (its zone is the IMEI): the bike's newest fix; otherwise the site's own position."""
-    if dispatch.zone and _IMEI.match(dispatch.zone):
+    if dispatch.zone:
         row = (await connection.execute(
             select(trackers.c.lat, trackers.c.lon, trackers.c.fix_time, trackers.c.speed_kmh, trackers.c.name,
                    trackers.c.plate).where(trackers.c.imei == dispatch.zone))).first()
@@ -80,7 +79,7 @@ async def _position(connection: AsyncConnection, dispatch: Dispatch, site: dict[
 
 async def alarm_context(connection: AsyncConnection, dispatch: Dispatch, settings: ConsoleSettings, *,
                         mask: Any) -> dict[str, Any]:
-    site = await _site(connection, dispatch.site)
+    site = _site_json(await get_site(connection, dispatch.site))
     reading_row = (await connection.execute(
         select(readings.c.id, readings.c.seq, readings.c.device, readings.c.kind, readings.c.ts, readings.c.data)
         .where(readings.c.id == dispatch.reading_id))).first()

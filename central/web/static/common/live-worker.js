@@ -2,6 +2,7 @@
 // server over HTTP/1.1, and an operator with the queue and several alarms open in tabs must not use them all up.
 // The worker keeps the open queue as the stream tells it, so a tab that joins gets a snapshot at once.
 
+import { applyEvent } from "./open-queue.js";
 import { readEvents } from "./sse.js";
 
 const ports = new Set();
@@ -11,19 +12,6 @@ let state = "down";
 
 function broadcast(message) {
   for (const port of ports) port.postMessage(message);
-}
-
-function remember(name, data) {
-  if (name === "snapshot") {
-    open.clear();
-    for (const dispatch of data.dispatches) open.set(dispatch.id, dispatch);
-  } else if (name === "change") {
-    const dispatch = data.dispatch;
-    const known = open.get(dispatch.id);
-    if (known && Date.parse(known.updated_at) > Date.parse(dispatch.updated_at)) return;
-    if (dispatch.state === "resolved") open.delete(dispatch.id);
-    else open.set(dispatch.id, dispatch);
-  }
 }
 
 function snapshot() {
@@ -44,7 +32,7 @@ async function run(token, path, signal) {
       broadcast({ type: "state", state });
       pause = 500;
       await readEvents(response, (name, data) => {
-        remember(name, data);
+        applyEvent(open, name, data);
         broadcast({ type: "event", name, data });
       });
     } catch {

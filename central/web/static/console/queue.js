@@ -4,6 +4,7 @@
 
 import { api } from "../common/api.js";
 import { followLive } from "../common/live.js";
+import { applyEvent } from "../common/open-queue.js";
 import { addMessages, applyI18n, lang, onLangChange, t } from "../common/i18n.js";
 import { fmtAge, fmtDateTime, secondsSince } from "../common/time.js";
 import { element, showLive, startConsole } from "./shell.js";
@@ -165,33 +166,21 @@ soundButton.addEventListener("click", () => {
 });
 
 function onEvent(name, data) {
-  if (name === "snapshot") {
-    open.clear();
-    for (const dispatch of data.dispatches) open.set(dispatch.id, dispatch);
-    render();
-  } else if (name === "change") {
-    const dispatch = data.dispatch;
-    const known = open.get(dispatch.id);
-    if (known && Date.parse(known.updated_at) > Date.parse(dispatch.updated_at)) return; // older than what we show
-    if (dispatch.state === "resolved") open.delete(dispatch.id);
-    else {
-      if (!known) {
-        // Highlighted for a few seconds: a still colour, not an animation (a console stays open all shift and
-        // must not keep the machine busy repainting).
-        fresh.add(dispatch.id);
-        setTimeout(() => {
-          fresh.delete(dispatch.id);
-          rows.querySelector(`tr[data-id="${dispatch.id}"]`)?.classList.remove("new");
-        }, 4000);
-        beep();
-      }
-      open.set(dispatch.id, dispatch);
-    }
-    render();
-    document.body.dataset.lastChange = String(data.transition_id);
-  } else if (name === "resync") {
-    open.clear();
+  const applied = applyEvent(open, name, data);
+  if (applied === null || name === "resync") return;
+  if (applied === "new") {
+    // Highlighted for a few seconds: a still colour, not an animation (a console stays open all shift and must not
+    // keep the machine busy repainting).
+    const id = data.dispatch.id;
+    fresh.add(id);
+    setTimeout(() => {
+      fresh.delete(id);
+      rows.querySelector(`tr[data-id="${id}"]`)?.classList.remove("new");
+    }, 4000);
+    beep();
   }
+  render();
+  if (name === "change") document.body.dataset.lastChange = String(data.transition_id);
 }
 
 async function main() {
