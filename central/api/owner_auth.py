@@ -159,6 +159,16 @@ class FailureCounter:
         return len(self._failures)
 
 
+def failure_counter(settings: OwnersSettings) -> FailureCounter:
+    """A brake with the configured limits (the owners' log-ins and claims, the staff's log-ins)."""
+    return FailureCounter(
+        max_failures=settings.max_failures,
+        window_s=settings.failure_window_s,
+        lockout_s=settings.lockout_s,
+        capacity=settings.tracked_keys,
+    )
+
+
 class OwnerAccounts:
     """What the owners' routes share across requests: settings, the hasher and the failure counters."""
 
@@ -169,12 +179,7 @@ class OwnerAccounts:
         self.claims = self._counter()
 
     def _counter(self) -> FailureCounter:
-        return FailureCounter(
-            max_failures=self.settings.max_failures,
-            window_s=self.settings.failure_window_s,
-            lockout_s=self.settings.lockout_s,
-            capacity=self.settings.tracked_keys,
-        )
+        return failure_counter(self.settings)
 
 
 def _accounts(request: Request) -> OwnerAccounts:

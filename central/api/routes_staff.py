@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from central.api.auth import STAFF, STAFF_SESSION_PREFIX, Principal, bearer, require
 from central.api.context import Context
-from central.api.owner_auth import FailureCounter, OwnersSettings, PasswordHasher
+from central.api.owner_auth import OwnersSettings, PasswordHasher, failure_counter
 from central.api.schemas import RequestBody
 from central.console.settings import ConsoleSettings
 from central.store.audit import record
@@ -36,8 +36,7 @@ class StaffAccounts:
     def __init__(self, settings: ConsoleSettings, brake: OwnersSettings) -> None:
         self.settings = settings
         self.hasher = PasswordHasher(brake)
-        self.failures = FailureCounter(max_failures=brake.max_failures, window_s=brake.failure_window_s,
-                                       lockout_s=brake.lockout_s, capacity=brake.tracked_keys)
+        self.failures = failure_counter(brake)
 
 
 class StaffLogin(RequestBody):
